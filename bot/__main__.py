@@ -1,0 +1,5 @@
+"""`python -m bot` is `release-captain`."""
+
+from bot.cli import main
+
+main()

@@ -1,0 +1,117 @@
+"""The `release-captain` command line: serve, run, check, db, templates. Settings are read once, here."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from bot.config import Settings, SettingsError, configure_logging, load_settings
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Release Captain: go-live checklists in Slack."
+)
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+templates_app = typer.Typer(no_args_is_help=True, help="Checklist templates.")
+app.add_typer(db_app, name="db")
+app.add_typer(templates_app, name="templates")
+log = logging.getLogger("release_captain")
+
+CONNECT_HINT = (
+    "To connect a real workspace, set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (HTTP mode) "
+    "or SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode); see the README."
+)
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        typer.echo(f"release-captain: {exc}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings)
+    return settings
+
+
+@app.command()
+def serve() -> None:
+    """Serve Slack: Socket Mode when SLACK_APP_TOKEN is set, HTTP on PORT otherwise."""
+    settings = _settings()
+    try:
+        settings.require_slack()
+    except SettingsError as exc:
+        typer.echo(f"release-captain: {exc}", err=True)
+        raise typer.Exit(2) from None
+    from bot.runner import serve_forever
+
+    serve_forever(settings)
+
+
+@app.command()
+def run() -> None:
+    """What `make run` starts: serve with Slack credentials, the sandbox shell without them."""
+    settings = _settings()
+    if settings.has_slack_credentials:
+        from bot.runner import serve_forever
+
+        serve_forever(settings)
+        return
+    if not sys.stdin.isatty():
+        typer.echo(
+            f"release-captain: no Slack credentials and no terminal for the sandbox. {CONNECT_HINT}", err=True
+        )
+        raise typer.Exit(2)
+    from bot.sandbox.shell import run_shell
+
+    typer.echo(
+        f"No Slack credentials found: starting the local sandbox (release-captain shell). {CONNECT_HINT}"
+    )
+    run_shell(settings)
+
+
+@app.command()
+def check() -> None:
+    """Validate configuration, database and templates; say what is wrong."""
+    from bot.checks import run_checks
+
+    settings = _settings()
+    problems = run_checks(settings, echo=typer.echo)
+    raise typer.Exit(1 if problems else 0)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Apply database migrations (serve does this at start-up too)."""
+    from storage.db import make_engine
+    from storage.migrate import current_revision, upgrade
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine, revision)
+        typer.echo(f"Database is at revision {current_revision(engine)}.")
+    except Exception as exc:
+        typer.echo(f"release-captain: could not migrate the database: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+
+
+@templates_app.command("list")
+def templates_list() -> None:
+    """List the checklist templates a release can be created from."""
+    from bot.wiring import load_templates
+
+    library = load_templates(_settings())
+    for name in library.names():
+        template = library.get(name)
+        typer.echo(f"{name}\t{len(template.items)} items\t{template.title}")
+    for error in library.errors():
+        typer.echo(f"error: {error}", err=True)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

@@ -1,0 +1,135 @@
+"""Settings: one validated object, read once at start-up by the CLI and passed down."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SLACK_API_URL = "https://slack.com/api/"
+
+# How to fix each setting, shown when it is missing or malformed.
+_HOW_TO_FIX = {
+    "SLACK_BOT_TOKEN": "set it to the app's Bot User OAuth Token (starts with xoxb-)",
+    "SLACK_SIGNING_SECRET": "set it to the Signing Secret from the app's Basic Information page",
+    "SLACK_APP_TOKEN": "set it to an app-level token with connections:write (starts with xapp-), or unset it",
+    "SLACK_API_URL": "set it to an http(s) URL ending in /api/, or unset it to use Slack's",
+    "DATABASE_URL": "set it to a SQLAlchemy URL such as sqlite:///release-captain.db or postgresql://…",
+    "PORT": "set it to a TCP port between 1 and 65535",
+    "LOG_LEVEL": "set it to DEBUG, INFO, WARNING or ERROR",
+    "DEFAULT_TIMEZONE": "set it to an IANA time zone name such as Europe/Berlin or UTC",
+    "TEMPLATES_DIR": "set it to an existing directory of checklist templates, or unset it",
+}
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it and how to fix it."""
+
+
+class Settings(BaseSettings):
+    """Everything Release Captain reads from the environment (and `.env`)."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = SLACK_API_URL
+    database_url: str = "sqlite:///release-captain.db"
+    port: int = Field(default=3000, ge=1, le=65535)
+    host: str = "0.0.0.0"
+    log_level: str = "INFO"
+    default_timezone: str = "UTC"
+    templates_dir: Path | None = None
+    # How often the card syncer sweeps for changes it was not told about (another replica, a crash).
+    card_sweep_seconds: float = Field(default=5.0, gt=0)
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must start with xoxb-")
+        return v
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and v.get_secret_value() and not v.get_secret_value().startswith("xapp-"):
+            raise ValueError("must start with xapp-")
+        return v or None
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_shape(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, v: str) -> str:
+        level = v.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"unknown level {v!r}")
+        return level
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @field_validator("templates_dir")
+    @classmethod
+    def _existing_dir(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_dir():
+            raise ValueError(f"{v} is not a directory")
+        return v
+
+    @property
+    def socket_mode(self) -> bool:
+        """Socket Mode when an app-level token is configured, HTTP otherwise."""
+        return self.slack_app_token is not None
+
+    @property
+    def has_slack_credentials(self) -> bool:
+        """Whether a real workspace is configured (HTTP needs the signing secret too)."""
+        if self.slack_bot_token is None:
+            return False
+        return self.socket_mode or self.slack_signing_secret is not None
+
+    def require_slack(self) -> None:
+        """Fail with the settings a real workspace needs, naming what is missing."""
+        if self.slack_bot_token is None:
+            raise SettingsError(f"SLACK_BOT_TOKEN is not set: {_HOW_TO_FIX['SLACK_BOT_TOKEN']}.")
+        if not self.socket_mode and self.slack_signing_secret is None:
+            raise SettingsError(
+                "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify Slack's requests "
+                "(or set SLACK_APP_TOKEN for Socket Mode)."
+            )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings once; raise SettingsError with one clear line on failure."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        problem = first["msg"].removeprefix("Value error, ")
+        fix = _HOW_TO_FIX.get(name, "check its value")
+        raise SettingsError(f"{name} is invalid ({problem}): {fix}.") from None
+
+
+def configure_logging(settings: Settings) -> None:
+    """Plain stdlib logging; tokens never reach it because Settings keeps them as SecretStr."""
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )

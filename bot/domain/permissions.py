@@ -1,0 +1,94 @@
+"""Who may do what: one table, checked server-side on every path."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection
+from dataclasses import dataclass
+
+
+class Role(enum.StrEnum):
+    VIEWER = "viewer"
+    OWNER = "owner"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class Action(enum.StrEnum):
+    CREATE_RELEASE = "create_release"
+    VIEW = "view"
+    ASSIGN = "assign"
+    UNASSIGN = "unassign"
+    START = "start"
+    SIGN_OFF = "sign_off"
+    REOPEN = "reopen"
+    BLOCK = "block"
+    NOT_APPLICABLE = "not_applicable"
+    WAIVE = "waive"
+    RESCHEDULE = "reschedule"
+    CANCEL = "cancel"
+
+
+_EVERYONE = frozenset(Role)
+_WORKERS = frozenset({Role.OWNER, Role.MANAGER, Role.ADMIN})
+_MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
+
+# The whole policy. The README shows this table; a test checks every cell.
+POLICY: dict[Action, frozenset[Role]] = {
+    Action.CREATE_RELEASE: _EVERYONE,
+    Action.VIEW: _EVERYONE,
+    Action.ASSIGN: _MANAGERS,
+    Action.UNASSIGN: _MANAGERS,
+    Action.START: _WORKERS,
+    Action.SIGN_OFF: _WORKERS,
+    Action.REOPEN: _WORKERS,
+    Action.BLOCK: _WORKERS,
+    Action.NOT_APPLICABLE: _MANAGERS,
+    Action.WAIVE: _MANAGERS,
+    Action.RESCHEDULE: _MANAGERS,
+    Action.CANCEL: _MANAGERS,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The person acting, as the signed Slack payload names them."""
+
+    user_id: str
+    team_id: str | None = None
+
+
+def roles_of(
+    actor: Actor,
+    *,
+    managers: Collection[str],
+    owners: Collection[str] = (),
+    admins: Collection[str] = (),
+    home_team: str | None = None,
+) -> frozenset[Role]:
+    """The roles an actor holds for one release (and one item, through `owners`)."""
+    if home_team and actor.team_id and actor.team_id != home_team:
+        # Slack Connect guests from another workspace can look but not act.
+        return frozenset({Role.VIEWER})
+    roles = {Role.VIEWER}
+    if actor.user_id in owners:
+        roles.add(Role.OWNER)
+    if actor.user_id in managers:
+        roles.add(Role.MANAGER)
+    if actor.user_id in admins:
+        roles.add(Role.ADMIN)
+    return frozenset(roles)
+
+
+def allowed(action: Action, roles: Collection[Role]) -> bool:
+    """Whether any of the roles may perform the action."""
+    return bool(POLICY[action].intersection(roles))
+
+
+def who_may(action: Action) -> str:
+    """Plain words for the roles that may perform an action, for refusals."""
+    names = {Role.OWNER: "the item's owners", Role.MANAGER: "the release managers", Role.ADMIN: "admins"}
+    allowed_roles = [names[r] for r in (Role.OWNER, Role.MANAGER, Role.ADMIN) if r in POLICY[action]]
+    if Role.VIEWER in POLICY[action]:
+        return "anyone"
+    return " or ".join(allowed_roles)

@@ -1,0 +1,95 @@
+"""What the services need from outside, as Protocols: Slack's directory, the card publisher, the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from bot.domain.model import ItemView, ReleaseView
+
+
+@dataclass(frozen=True, slots=True)
+class SlackUser:
+    """What Slack's users.info tells about a person."""
+
+    id: str
+    name: str
+    tz: str | None
+    deleted: bool = False
+    is_bot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SlackChannel:
+    """What Slack's conversations.info tells about a channel, from the bot's point of view."""
+
+    id: str
+    name: str
+    is_member: bool
+    is_archived: bool = False
+    is_private: bool = False
+
+
+class Directory(Protocol):
+    """Who and where: users, user groups and channels as Slack knows them."""
+
+    def user(self, user_id: str) -> SlackUser | None:
+        """A user, or None when Slack does not know them."""
+        ...
+
+    def usergroup_members(self, group_id: str) -> list[str] | None:
+        """Members of a user group, or None when the group does not exist."""
+        ...
+
+    def channel(self, channel_id: str) -> SlackChannel | None:
+        """A channel, or None when it does not exist or the bot cannot see it."""
+        ...
+
+
+class CardPublisher(Protocol):
+    """Posts and edits the release card and its item replies; returns message timestamps."""
+
+    def post_card(self, release: ReleaseView, now: datetime) -> str:
+        """Post the card message in the release channel."""
+        ...
+
+    def update_card(self, release: ReleaseView, ts: str, now: datetime) -> None:
+        """Edit the card message in place."""
+        ...
+
+    def post_item(self, release: ReleaseView, item: ItemView, card_ts: str, now: datetime) -> str:
+        """Post an item as a reply in the card's thread."""
+        ...
+
+    def update_item(self, release: ReleaseView, item: ItemView, ts: str, now: datetime) -> None:
+        """Edit an item's thread reply in place."""
+        ...
+
+    def post_thread_note(self, release: ReleaseView, card_ts: str, text: str) -> str:
+        """Post a short note (already safe mrkdwn) in the card's thread."""
+        ...
+
+
+class CardSyncRequests(Protocol):
+    """Lets services ask for a card to be republished soon, after their transaction commits."""
+
+    def request(self, release_id: int) -> None:
+        """Republish this release's card and changed items soon (coalesced)."""
+        ...
+
+
+class Clock(Protocol):
+    """The current time; tests and the sandbox move it."""
+
+    def now(self) -> datetime:
+        """An aware UTC datetime."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        """Now, in UTC."""
+        return datetime.now(UTC)

@@ -1,0 +1,108 @@
+"""Publishing the release card and its item replies: claimed, idempotent, and resumable after a crash."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from bot.ports import CardPublisher, Clock
+from bot.services.views import release_view
+from storage import repo
+from storage.db import unit_of_work
+
+log = logging.getLogger(__name__)
+
+# Long enough for a card and 18 replies at Slack's pace; a crashed syncer's lease expires after it.
+LEASE = timedelta(seconds=60)
+# After a failed publish, wait this long before the next attempt (the lease is simply kept).
+RETRY_AFTER = timedelta(seconds=15)
+
+
+class CardSync:
+    """Brings a release's Slack messages up to date with the database."""
+
+    def __init__(self, *, engine: Engine, publisher: CardPublisher, clock: Clock) -> None:
+        self._engine = engine
+        self._publisher = publisher
+        self._clock = clock
+
+    def pending(self) -> list[int]:
+        """Releases with unpublished changes that no syncer holds."""
+        with unit_of_work(self._engine, write=False) as session:
+            return repo.releases_needing_card_sync(session=session, now=self._clock.now())
+
+    def sync(self, release_id: int) -> bool:
+        """Publish what changed; False when another syncer holds the release or Slack failed."""
+        now = self._clock.now()
+        with unit_of_work(self._engine) as session:
+            if not repo.claim_card(session=session, release_id=release_id, now=now, lease=LEASE):
+                return False
+        progress = _Progress()
+        try:
+            self._publish(release_id, progress)
+        except Exception:
+            log.exception("publishing the card of release %s failed; will retry", release_id)
+            self._record(release_id, progress, failed=True)
+            return False
+        self._record(release_id, progress, failed=False)
+        return True
+
+    def _publish(self, release_id: int, progress: _Progress) -> None:
+        now = self._clock.now()
+        with unit_of_work(self._engine, write=False) as session:
+            release = repo.get_release(session=session, release_id=release_id)
+            if release is None:
+                return
+            items = repo.items_of(session=session, release_id=release_id)
+            owners = repo.owners_of(session=session, release_id=release_id)
+            managers = repo.roles_of(session=session, release_id=release_id)
+            notes = repo.pending_card_notes(session=session, release_id=release_id)
+        view = release_view(release, items, owners, managers)
+        progress.card_version = release.card_version
+        progress.card_ts = release.card_ts
+        if release.card_ts is None:
+            progress.card_ts = self._publisher.post_card(view, now)
+        elif release.card_version > release.card_synced_version:
+            self._publisher.update_card(view, release.card_ts, now)
+        by_position = {i.position: i for i in view.items}
+        for row in items:
+            if row.version <= row.synced_version and row.thread_ts is not None:
+                continue
+            item = by_position[row.position]
+            if row.thread_ts is None:
+                ts = self._publisher.post_item(view, item, progress.card_ts, now)
+            else:
+                self._publisher.update_item(view, item, row.thread_ts, now)
+                ts = row.thread_ts
+            progress.items[row.id or 0] = (row.version, ts)
+        for note in notes:
+            progress.notes[note.id or 0] = self._publisher.post_thread_note(view, progress.card_ts, note.text)
+        progress.complete = True
+
+    def _record(self, release_id: int, progress: _Progress, *, failed: bool) -> None:
+        """Save what reached Slack, even after a failure, so nothing is posted twice."""
+        with unit_of_work(self._engine) as session:
+            for note_id, ts in progress.notes.items():
+                repo.mark_card_note_posted(session=session, note_id=note_id, ts=ts)
+            version = progress.card_version if progress.complete else None
+            repo.finish_card_sync(
+                session=session,
+                release_id=release_id,
+                card_ts=progress.card_ts,
+                card_version=version,
+                item_versions=progress.items,
+                lease_until=self._clock.now() + RETRY_AFTER if failed else None,
+            )
+
+
+class _Progress:
+    """What one publishing pass got into Slack so far."""
+
+    def __init__(self) -> None:
+        self.card_ts: str | None = None
+        self.card_version = 0
+        self.items: dict[int, tuple[int, str]] = {}
+        self.notes: dict[int, str] = {}
+        self.complete = False

@@ -1,0 +1,23 @@
+"""The services the Slack layer calls, gathered once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from bot.domain.checklists import TemplateLibrary
+from bot.ports import Clock
+from bot.services.card_sync import CardSync
+from bot.services.releases import ReleaseService
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything a listener may use; built by bot.wiring."""
+
+    engine: Engine
+    clock: Clock
+    templates: TemplateLibrary
+    releases: ReleaseService
+    card_sync: CardSync

@@ -1,0 +1,71 @@
+"""Turn stored rows into the domain's read models, with a fixed number of queries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from bot.domain.errors import NotFound
+from bot.domain.model import ItemState, ItemView, Owner, OwnerKind, ReleaseState, ReleaseView
+from storage import repo
+from storage.tables import ChecklistItem, ItemOwner, Release
+
+
+def item_view(item: ChecklistItem, owners: list[ItemOwner]) -> ItemView:
+    """One item row and its owners as the domain sees them."""
+    return ItemView(
+        position=item.position,
+        key=item.key,
+        section=item.section,
+        title=item.title,
+        description=item.description,
+        state=ItemState(item.state),
+        due_at=item.due_at,
+        offset=timedelta(seconds=item.offset_seconds),
+        owners=[Owner(OwnerKind(o.kind), o.slack_id) for o in owners],
+        reason=item.reason,
+        evidence=item.evidence,
+        evidence_required=item.evidence_required,
+        signed_off_by=item.signed_off_by,
+        signed_off_at=item.signed_off_at,
+    )
+
+
+def release_view(
+    release: Release,
+    items: list[ChecklistItem],
+    owners: dict[int, list[ItemOwner]],
+    managers: list[str],
+) -> ReleaseView:
+    """A release row and its parts as one read model."""
+    assert release.id is not None
+    return ReleaseView(
+        id=release.id,
+        name=release.name,
+        channel_id=release.channel_id,
+        launch_at=release.launch_at,
+        timezone=release.timezone,
+        state=ReleaseState(release.state),
+        template=release.template,
+        managers=managers,
+        items=[item_view(i, owners.get(i.id or 0, [])) for i in items],
+        created_by=release.created_by,
+    )
+
+
+def load_release_view(*, session: Session, release: Release) -> ReleaseView:
+    """Items, owners and managers of a release: three queries whatever its size."""
+    assert release.id is not None
+    items = repo.items_of(session=session, release_id=release.id)
+    owners = repo.owners_of(session=session, release_id=release.id)
+    managers = repo.roles_of(session=session, release_id=release.id)
+    return release_view(release, items, owners, managers)
+
+
+def load_release_view_by_id(*, session: Session, release_id: int) -> ReleaseView:
+    """The read model of a release by id."""
+    release = repo.get_release(session=session, release_id=release_id)
+    if release is None:
+        raise NotFound(f"Release {release_id} no longer exists.")
+    return load_release_view(session=session, release=release)

@@ -1,0 +1,75 @@
+"""The Slack side of the Directory port: users.info, usergroups.users.list, conversations.info."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.ports import SlackChannel, SlackUser
+
+# Group membership changes rarely; a short cache keeps permission checks off Slack's rate limits.
+_GROUP_TTL_SECONDS = 300.0
+_NOT_FOUND = {"user_not_found", "no_such_subteam", "channel_not_found", "subteam_not_found"}
+
+
+class SlackDirectory:
+    """Looks people, groups and channels up in Slack."""
+
+    def __init__(self, client: WebClient) -> None:
+        self._client = client
+        self._groups: dict[str, tuple[float, list[str] | None]] = {}
+        self._lock = threading.Lock()
+
+    def user(self, user_id: str) -> SlackUser | None:
+        """A user, or None when Slack does not know them."""
+        try:
+            data = self._client.users_info(user=user_id)["user"]
+        except SlackApiError as exc:
+            if exc.response.get("error") in _NOT_FOUND:
+                return None
+            raise
+        profile = data.get("profile") or {}
+        name = profile.get("display_name") or data.get("real_name") or data.get("name") or user_id
+        return SlackUser(
+            id=data["id"],
+            name=name,
+            tz=data.get("tz"),
+            deleted=bool(data.get("deleted")),
+            is_bot=bool(data.get("is_bot")),
+        )
+
+    def usergroup_members(self, group_id: str) -> list[str] | None:
+        """Members of a user group (cached briefly), or None when it does not exist."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._groups.get(group_id)
+        if cached and now - cached[0] < _GROUP_TTL_SECONDS:
+            return cached[1]
+        try:
+            members: list[str] | None = list(self._client.usergroups_users_list(usergroup=group_id)["users"])
+        except SlackApiError as exc:
+            if exc.response.get("error") not in _NOT_FOUND:
+                raise
+            members = None
+        with self._lock:
+            self._groups[group_id] = (now, members)
+        return members
+
+    def channel(self, channel_id: str) -> SlackChannel | None:
+        """A channel as the bot sees it, or None when it is unknown or hidden from the bot."""
+        try:
+            data = self._client.conversations_info(channel=channel_id)["channel"]
+        except SlackApiError as exc:
+            if exc.response.get("error") in _NOT_FOUND:
+                return None
+            raise
+        return SlackChannel(
+            id=data["id"],
+            name=data.get("name") or channel_id,
+            is_member=bool(data.get("is_member") or data.get("is_im")),
+            is_archived=bool(data.get("is_archived")),
+            is_private=bool(data.get("is_private")),
+        )

@@ -1,0 +1,68 @@
+"""The `/release` slash command: ack with the reply, after parsing and one service call."""
+
+from __future__ import annotations
+
+from bot.domain import commands as c
+from bot.domain.commands import parse_command
+from bot.domain.model import AuditSource
+from bot.domain.permissions import Actor
+from bot.domain.transitions import Move
+from bot.services.context import RequestContext
+from bot.services.registry import Services
+from bot.slack import ids, render, replies
+from bot.slack.replies import Reply
+
+_MOVES = {
+    c.TransitionAction.START: Move.START,
+    c.TransitionAction.DONE: Move.DONE,
+    c.TransitionAction.UNDO: Move.UNDO,
+    c.TransitionAction.NOT_APPLICABLE: Move.NOT_APPLICABLE,
+}
+
+
+def register(app, services: Services) -> None:
+    """Attach the slash command listener."""
+
+    @app.command(ids.COMMAND)
+    def release_command(ack, command: dict) -> None:
+        ctx = RequestContext(
+            actor=Actor(command["user_id"], command.get("team_id")),
+            channel_id=command["channel_id"],
+            source=AuditSource.COMMAND,
+        )
+        text, blocks = run(parse_command(command.get("text") or ""), ctx, services)
+        ack(response_type="ephemeral", text=text, blocks=blocks)
+
+
+def run(cmd: c.Command, ctx: RequestContext, services: Services) -> Reply:
+    """Carry out one parsed command and render its reply."""
+    releases = services.releases
+    now = services.clock.now()
+    match cmd:
+        case c.Help(topic=topic):
+            return replies.help_reply(topic)
+        case c.NewRelease(name=name, when=when, channel_id=channel, template=template):
+            view = releases.create(ctx, name=name, when=when, channel_id=channel, template=template)
+            return replies.created(view)
+        case c.ListReleases():
+            return render.release_list(releases.list_releases(ctx), now)
+        case c.Status(release=ref):
+            return render.status(releases.status(ctx, ref), now)
+        case c.Assign(release=ref, item=item, owners=owners):
+            return replies.owners_changed(releases.assign(ctx, ref, item, owners))
+        case c.Unassign(release=ref, item=item, owners=owners):
+            return replies.owners_changed(releases.unassign(ctx, ref, item, owners))
+        case c.Transition(release=ref, action=action, item=item, note=note):
+            return replies.item_changed(releases.transition(ctx, ref, item, _MOVES[action], note))
+        case c.Block(release=ref, item=item, reason=reason):
+            return replies.item_changed(releases.transition(ctx, ref, item, Move.BLOCK, reason))
+        case c.Waive(release=ref, item=item, reason=reason):
+            return replies.item_changed(releases.transition(ctx, ref, item, Move.WAIVE, reason))
+        case c.Reschedule(release=ref, when=when):
+            return replies.rescheduled(releases.reschedule(ctx, ref, when))
+        case c.Cancel(release=ref):
+            return replies.cancelled(releases.cancel(ctx, ref))
+        case c.Log(release=ref, item=item):
+            lines = releases.audit_log(ctx, ref, item)
+            return replies.audit_log(lines, item or ref or "this release")
+    raise AssertionError(f"unhandled command {cmd!r}")

@@ -1,0 +1,66 @@
+"""The Slack side of the CardPublisher port: chat.postMessage and chat.update of cards and items."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from slack_sdk import WebClient
+
+from bot.domain.model import ItemView, ReleaseView
+from bot.slack import render
+
+# Marks the bot's own card messages so they can be recognised in channel history.
+CARD_EVENT = "release_captain_card"
+ITEM_EVENT = "release_captain_item"
+
+
+class SlackCardPublisher:
+    """Posts and edits the card and its thread replies."""
+
+    def __init__(self, client: WebClient) -> None:
+        self._client = client
+
+    def post_card(self, release: ReleaseView, now: datetime) -> str:
+        """Post the card message in the release channel."""
+        text, blocks = render.card(release, now)
+        response = self._client.chat_postMessage(
+            channel=release.channel_id,
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+            metadata={"event_type": CARD_EVENT, "event_payload": {"release_id": release.id}},
+        )
+        return str(response["ts"])
+
+    def update_card(self, release: ReleaseView, ts: str, now: datetime) -> None:
+        """Edit the card in place."""
+        text, blocks = render.card(release, now)
+        self._client.chat_update(channel=release.channel_id, ts=ts, text=text, blocks=blocks)
+
+    def post_item(self, release: ReleaseView, item: ItemView, card_ts: str, now: datetime) -> str:
+        """Post an item as a reply in the card's thread."""
+        text, blocks = render.item(release, item, now)
+        response = self._client.chat_postMessage(
+            channel=release.channel_id,
+            thread_ts=card_ts,
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+            metadata={
+                "event_type": ITEM_EVENT,
+                "event_payload": {"release_id": release.id, "position": item.position},
+            },
+        )
+        return str(response["ts"])
+
+    def update_item(self, release: ReleaseView, item: ItemView, ts: str, now: datetime) -> None:
+        """Edit an item's reply in place."""
+        text, blocks = render.item(release, item, now)
+        self._client.chat_update(channel=release.channel_id, ts=ts, text=text, blocks=blocks)
+
+    def post_thread_note(self, release: ReleaseView, card_ts: str, text: str) -> str:
+        """Post a note in the card's thread."""
+        response = self._client.chat_postMessage(
+            channel=release.channel_id, thread_ts=card_ts, text=text, unfurl_links=False
+        )
+        return str(response["ts"])

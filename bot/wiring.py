@@ -1,0 +1,88 @@
+"""Assemble the running system from Settings: database, templates, Slack clients, services, Bolt app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
+from sqlalchemy import Engine
+
+from bot.app import create_app
+from bot.card_worker import CardWorker
+from bot.config import Settings
+from bot.domain.checklists import TemplateLibrary, builtin_templates_dir
+from bot.ports import Clock, SystemClock
+from bot.services.card_sync import CardSync
+from bot.services.registry import Services
+from bot.services.releases import ReleaseService
+from bot.slack.directory import SlackDirectory
+from bot.slack.publisher import SlackCardPublisher
+from storage.db import make_engine
+from storage.migrate import upgrade
+
+# Lookups happen while a person waits for the ack (3 s in all), so they fail fast and never sleep on 429.
+_LOOKUP_TIMEOUT = 2
+# Publishing happens in the background, so it may wait out rate limits and retry server errors.
+_PUBLISH_TIMEOUT = 10
+
+
+@dataclass(slots=True)
+class Runtime:
+    """The assembled process: what serve, tick and the sandbox start and stop."""
+
+    settings: Settings
+    engine: Engine
+    services: Services
+    worker: CardWorker
+    bolt: App
+
+    def start(self) -> None:
+        """Start background work."""
+        self.worker.start()
+
+    def stop(self) -> None:
+        """Stop background work and close the database pool."""
+        self.worker.stop()
+        self.engine.dispose()
+
+
+def load_templates(settings: Settings) -> TemplateLibrary:
+    """Built-in checklist templates plus TEMPLATES_DIR."""
+    return TemplateLibrary.from_dirs(builtin_templates_dir(), settings.templates_dir)
+
+
+def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Runtime:
+    """Everything `serve` needs, migrations applied."""
+    clock = clock or SystemClock()
+    engine = make_engine(settings.database_url)
+    if migrate:
+        upgrade(engine)
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    lookup_client = WebClient(token=token, base_url=settings.slack_api_url, timeout=_LOOKUP_TIMEOUT)
+    publish_client = WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=_PUBLISH_TIMEOUT,
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=5),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+    card_sync = CardSync(engine=engine, publisher=SlackCardPublisher(publish_client), clock=clock)
+    worker = CardWorker(card_sync, sweep_seconds=settings.card_sweep_seconds)
+    templates = load_templates(settings)
+    releases = ReleaseService(
+        engine=engine,
+        templates=templates,
+        directory=SlackDirectory(lookup_client),
+        cards=worker,
+        clock=clock,
+        default_tz=settings.default_timezone,
+    )
+    services = Services(
+        engine=engine, clock=clock, templates=templates, releases=releases, card_sync=card_sync
+    )
+    bolt = create_app(settings, services, lookup_client)
+    return Runtime(settings=settings, engine=engine, services=services, worker=worker, bolt=bolt)

@@ -1,0 +1,257 @@
+"""Queries. Every function takes the session keyword-only and never commits: the unit of work does."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, or_, update
+from sqlmodel import Session, col, select
+
+from storage.tables import (
+    ACTIVE_STATES,
+    AuditEvent,
+    CardNote,
+    ChecklistItem,
+    ItemOwner,
+    Person,
+    Release,
+    ReleaseRole,
+)
+
+MANAGER = "manager"
+
+
+def active_releases_in_channel(*, session: Session, channel_id: str) -> list[Release]:
+    """Releases in the channel that still take changes, soonest launch first."""
+    stmt = (
+        select(Release)
+        .where(Release.channel_id == channel_id, col(Release.state).in_(ACTIVE_STATES))
+        .order_by(col(Release.launch_at), col(Release.id))
+    )
+    return list(session.exec(stmt))
+
+
+def releases_in_channel(*, session: Session, channel_id: str, limit: int = 20) -> list[Release]:
+    """Releases in the channel, active ones first, then the most recent others."""
+    active = col(Release.state).in_(ACTIVE_STATES)
+    stmt = (
+        select(Release)
+        .where(Release.channel_id == channel_id)
+        .order_by(active.desc(), col(Release.launch_at).desc())
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
+
+
+def active_name_taken(*, session: Session, channel_id: str, name_key: str) -> bool:
+    """Whether an active release in the channel already has this (casefolded) name."""
+    stmt = select(func.count()).where(
+        Release.channel_id == channel_id,
+        Release.name_key == name_key,
+        col(Release.state).in_(ACTIVE_STATES),
+    )
+    return session.exec(stmt).one() > 0
+
+
+def get_release(*, session: Session, release_id: int, for_update: bool = False) -> Release | None:
+    """One release by id; `for_update` locks the row on PostgreSQL."""
+    stmt = select(Release).where(Release.id == release_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.exec(stmt).first()
+
+
+def items_of(*, session: Session, release_id: int) -> list[ChecklistItem]:
+    """A release's items in card order."""
+    stmt = (
+        select(ChecklistItem)
+        .where(ChecklistItem.release_id == release_id)
+        .order_by(col(ChecklistItem.position))
+    )
+    return list(session.exec(stmt))
+
+
+def owners_of(*, session: Session, release_id: int) -> dict[int, list[ItemOwner]]:
+    """Owners of every item of a release, in one query, keyed by item id."""
+    stmt = (
+        select(ItemOwner)
+        .join(ChecklistItem, col(ChecklistItem.id) == col(ItemOwner.item_id))
+        .where(ChecklistItem.release_id == release_id)
+        .order_by(col(ItemOwner.id))
+    )
+    owners: dict[int, list[ItemOwner]] = defaultdict(list)
+    for owner in session.exec(stmt):
+        owners[owner.item_id].append(owner)
+    return owners
+
+
+def roles_of(*, session: Session, release_id: int, role: str = MANAGER) -> list[str]:
+    """User ids holding a role in a release, in the order they were given it."""
+    stmt = (
+        select(ReleaseRole.user_id)
+        .where(ReleaseRole.release_id == release_id, ReleaseRole.role == role)
+        .order_by(col(ReleaseRole.id))
+    )
+    return list(session.exec(stmt))
+
+
+def add_release(
+    *,
+    session: Session,
+    release: Release,
+    managers: Sequence[str],
+    items: Sequence[ChecklistItem],
+) -> Release:
+    """Insert a release with its managers and items; flushes so ids are known."""
+    session.add(release)
+    session.flush()
+    for user_id in dict.fromkeys(managers):
+        session.add(ReleaseRole(release_id=release.id, role=MANAGER, user_id=user_id))
+    for item in items:
+        item.release_id = release.id  # type: ignore[assignment]
+        session.add(item)
+    session.flush()
+    return release
+
+
+def add_owners(*, session: Session, item_id: int, owners: Iterable[tuple[str, str]]) -> None:
+    """Attach (kind, slack_id) owners to an item; callers skip the ones it already has."""
+    for kind, slack_id in owners:
+        session.add(ItemOwner(item_id=item_id, kind=kind, slack_id=slack_id))
+    session.flush()
+
+
+def remove_owners(*, session: Session, item_id: int, owners: Iterable[tuple[str, str]]) -> int:
+    """Detach owners from an item; returns how many were removed."""
+    removed = 0
+    for kind, slack_id in owners:
+        result = session.exec(  # type: ignore[call-overload]
+            delete(ItemOwner).where(
+                col(ItemOwner.item_id) == item_id, ItemOwner.kind == kind, ItemOwner.slack_id == slack_id
+            )
+        )
+        removed += result.rowcount or 0
+    return removed
+
+
+def touch_card(*, session: Session, release_id: int, now: datetime) -> None:
+    """Mark the release's card as changed so the syncer republishes it."""
+    session.exec(  # type: ignore[call-overload]
+        update(Release)
+        .where(col(Release.id) == release_id)
+        .values(card_version=Release.card_version + 1, updated_at=now)
+    )
+
+
+def touch_items(*, session: Session, item_ids: Iterable[int], now: datetime) -> None:
+    """Mark items' thread replies as changed so the syncer republishes them."""
+    ids = list(item_ids)
+    if ids:
+        session.exec(  # type: ignore[call-overload]
+            update(ChecklistItem)
+            .where(col(ChecklistItem.id).in_(ids))
+            .values(version=ChecklistItem.version + 1, updated_at=now)
+        )
+
+
+def add_audit(*, session: Session, event: AuditEvent) -> None:
+    """Append one audit row; nothing ever updates or deletes them."""
+    session.add(event)
+
+
+def recent_audit(
+    *, session: Session, release_id: int, item_id: int | None = None, limit: int = 15
+) -> list[AuditEvent]:
+    """The newest audit rows of a release (or one item), newest first."""
+    stmt = select(AuditEvent).where(AuditEvent.release_id == release_id)
+    if item_id is not None:
+        stmt = stmt.where(AuditEvent.item_id == item_id)
+    stmt = stmt.order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc()).limit(limit)
+    return list(session.exec(stmt))
+
+
+def get_person(*, session: Session, slack_id: str) -> Person | None:
+    """A cached Slack user, if seen before."""
+    return session.get(Person, slack_id)
+
+
+def save_person(*, session: Session, person: Person) -> Person:
+    """Insert or refresh a cached Slack user."""
+    return session.merge(person)
+
+
+def releases_needing_card_sync(*, session: Session, now: datetime, limit: int = 50) -> list[int]:
+    """Releases whose card changed since last published and that no syncer holds.
+
+    Every change to items or notes bumps the release's card_version too, so this one comparison
+    finds all pending work without scanning items.
+    """
+    stmt = (
+        select(Release.id)
+        .where(
+            col(Release.card_version) > col(Release.card_synced_version),
+            or_(col(Release.card_lease_until).is_(None), col(Release.card_lease_until) < now),
+        )
+        .order_by(col(Release.id))
+        .limit(limit)
+    )
+    return [rid for rid in session.exec(stmt) if rid is not None]
+
+
+def claim_card(*, session: Session, release_id: int, now: datetime, lease: timedelta) -> bool:
+    """Compare-and-set a publishing lease on a release's card; False when another syncer holds it."""
+    result = session.exec(  # type: ignore[call-overload]
+        update(Release)
+        .where(
+            col(Release.id) == release_id,
+            or_(col(Release.card_lease_until).is_(None), col(Release.card_lease_until) < now),
+        )
+        .values(card_lease_until=now + lease)
+    )
+    return (result.rowcount or 0) == 1
+
+
+def finish_card_sync(
+    *,
+    session: Session,
+    release_id: int,
+    card_ts: str | None,
+    card_version: int | None,
+    item_versions: dict[int, tuple[int, str]],
+    lease_until: datetime | None = None,
+) -> None:
+    """Record what was published (message ts and, when complete, the version) and set or free the lease."""
+    values: dict[str, object] = {"card_ts": card_ts, "card_lease_until": lease_until}
+    if card_version is not None:
+        values["card_synced_version"] = card_version
+    session.exec(update(Release).where(col(Release.id) == release_id).values(**values))  # type: ignore[call-overload]
+    for item_id, (version, thread_ts) in item_versions.items():
+        session.exec(  # type: ignore[call-overload]
+            update(ChecklistItem)
+            .where(col(ChecklistItem.id) == item_id)
+            .values(synced_version=version, thread_ts=thread_ts)
+        )
+
+
+def add_card_note(*, session: Session, release_id: int, text: str, now: datetime) -> None:
+    """Queue a line for the card's thread; the card syncer posts it once."""
+    session.add(CardNote(release_id=release_id, text=text, created_at=now))
+
+
+def pending_card_notes(*, session: Session, release_id: int) -> list[CardNote]:
+    """Notes not yet posted, oldest first."""
+    stmt = (
+        select(CardNote)
+        .where(CardNote.release_id == release_id, col(CardNote.posted_ts).is_(None))
+        .order_by(col(CardNote.id))
+    )
+    return list(session.exec(stmt))
+
+
+def mark_card_note_posted(*, session: Session, note_id: int, ts: str) -> None:
+    """Record that a note reached Slack."""
+    session.exec(  # type: ignore[call-overload]
+        update(CardNote).where(col(CardNote.id) == note_id).values(posted_ts=ts)
+    )

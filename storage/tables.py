@@ -1,0 +1,151 @@
+"""SQLModel tables. Times are aware UTC; relationships are not used, queries load explicitly."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+# Releases in these states take changes and keep their name reserved in the channel.
+ACTIVE_STATES = ("planning", "go", "no_go")
+_ACTIVE_SQL = "state IN ('planning', 'go', 'no_go')"
+
+
+def _utc(nullable: bool = False, index: bool = False) -> Column:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class Release(SQLModel, table=True):
+    """A release: a launch time, a channel, a checklist and the live card that shows it."""
+
+    __tablename__ = "release"
+    __table_args__ = (
+        Index(
+            "uq_release_active_name",
+            "channel_id",
+            "name_key",
+            unique=True,
+            sqlite_where=text(_ACTIVE_SQL),
+            postgresql_where=text(_ACTIVE_SQL),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=150)
+    name_key: str = Field(max_length=150)  # casefolded name, for uniqueness and lookup
+    channel_id: str = Field(max_length=32, index=True)
+    launch_at: datetime = Field(sa_column=_utc())
+    timezone: str = Field(max_length=64)
+    state: str = Field(default="planning", max_length=16, index=True)
+    template: str = Field(max_length=64)
+    created_by: str = Field(max_length=32)
+    created_at: datetime = Field(sa_column=_utc())
+    updated_at: datetime = Field(sa_column=_utc())
+    card_ts: str | None = Field(default=None, max_length=32)
+    # Every change bumps card_version; the card syncer publishes until card_synced_version catches up.
+    card_version: int = Field(default=1)
+    card_synced_version: int = Field(default=0)
+    card_lease_until: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class ReleaseRole(SQLModel, table=True):
+    """A person's role in one release: manager (and later decider, comms)."""
+
+    __tablename__ = "release_role"
+    __table_args__ = (UniqueConstraint("release_id", "role", "user_id", name="uq_release_role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="release.id", index=True)
+    role: str = Field(max_length=16)
+    user_id: str = Field(max_length=32)
+
+
+class ChecklistItem(SQLModel, table=True):
+    """One item of a release's checklist, and the thread reply that shows it."""
+
+    __tablename__ = "checklist_item"
+    __table_args__ = (
+        UniqueConstraint("release_id", "position", name="uq_item_position"),
+        UniqueConstraint("release_id", "key", name="uq_item_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="release.id", index=True)
+    position: int
+    key: str = Field(max_length=64)
+    section: str = Field(max_length=50)
+    title: str = Field(max_length=150)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    offset_seconds: int
+    due_at: datetime = Field(sa_column=_utc(index=True))
+    state: str = Field(default="open", max_length=16)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    evidence: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    evidence_required: bool = False
+    role: str | None = Field(default=None, max_length=32)
+    sign_off_rule: str = Field(default="any", max_length=8)
+    signed_off_by: str | None = Field(default=None, max_length=32)
+    signed_off_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    thread_ts: str | None = Field(default=None, max_length=32)
+    version: int = Field(default=1)
+    synced_version: int = Field(default=0)
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class ItemOwner(SQLModel, table=True):
+    """An owner of an item: a Slack user or user group."""
+
+    __tablename__ = "item_owner"
+    __table_args__ = (UniqueConstraint("item_id", "kind", "slack_id", name="uq_item_owner"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="checklist_item.id", index=True)
+    kind: str = Field(max_length=8)
+    slack_id: str = Field(max_length=32)
+
+
+class Person(SQLModel, table=True):
+    """A Slack user as last seen through users.info: name, time zone, whether active."""
+
+    __tablename__ = "person"
+
+    slack_id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(default="", max_length=200)
+    tz: str | None = Field(default=None, max_length=64)
+    deleted: bool = False
+    is_bot: bool = False
+    fetched_at: datetime = Field(sa_column=_utc())
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only record of every attempt to change a release, applied or not."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int | None = Field(default=None, foreign_key="release.id", index=True)
+    item_id: int | None = Field(default=None, foreign_key="checklist_item.id", index=True)
+    actor: str = Field(max_length=32)
+    action: str = Field(max_length=32)
+    source: str = Field(max_length=16)
+    outcome: str = Field(max_length=16)
+    before: str | None = Field(default=None, max_length=200)
+    after: str | None = Field(default=None, max_length=200)
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    event_id: str | None = Field(default=None, max_length=64)
+    at: datetime = Field(sa_column=_utc(index=True))
+
+
+class CardNote(SQLModel, table=True):
+    """A line to post in a release card's thread (what moved, what became overdue): an outbox row."""
+
+    __tablename__ = "card_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="release.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=_utc())
+    posted_ts: str | None = Field(default=None, max_length=32)
