@@ -1,0 +1,205 @@
+"""Storage on SQLite and PostgreSQL: migrations, aware times, uniqueness, no lost updates, flat queries."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel
+
+from bot.services.views import load_release_view
+from storage import repo
+from storage.db import make_engine, unit_of_work
+from storage.migrate import current_revision, head_revision, upgrade
+from storage.tables import ChecklistItem, ItemOwner, Release
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(database_url: str):
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _release(name: str = "Payments 2.4", channel: str = "C1", state: str = "planning") -> Release:
+    return Release(
+        name=name,
+        name_key=name.casefold(),
+        channel_id=channel,
+        launch_at=NOW + timedelta(days=9),
+        timezone="Europe/Berlin",
+        state=state,
+        template="go-live",
+        created_by="U1",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def _items(n: int) -> list[ChecklistItem]:
+    return [
+        ChecklistItem(
+            release_id=0,
+            position=i,
+            key=f"item_{i}",
+            section="Quality",
+            title=f"Item {i}",
+            offset_seconds=-86400,
+            due_at=NOW + timedelta(days=8),
+            updated_at=NOW,
+        )
+        for i in range(1, n + 1)
+    ]
+
+
+def _create(engine, n_items: int = 18, **kwargs) -> int:
+    with unit_of_work(engine) as session:
+        release = repo.add_release(
+            session=session, release=_release(**kwargs), managers=["U1"], items=_items(n_items)
+        )
+        assert release.id is not None
+        return release.id
+
+
+def test_migrations_reach_head_and_match_the_models(engine) -> None:
+    assert current_revision(engine) == head_revision()
+    upgrade(engine)  # idempotent
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert diff == [], f"models and migrations disagree; add a migration: {diff}"
+
+
+def test_times_come_back_aware_utc(engine) -> None:
+    berlin = timezone(timedelta(hours=1))
+    release = _release()
+    release.launch_at = datetime(2026, 12, 10, 14, 0, tzinfo=berlin)
+    with unit_of_work(engine) as session:
+        session.add(release)
+    with unit_of_work(engine, write=False) as session:
+        stored = repo.get_release(session=session, release_id=release.id or 0)
+    assert stored is not None
+    assert stored.launch_at.tzinfo is not None
+    assert stored.launch_at == datetime(2026, 12, 10, 13, 0, tzinfo=UTC)
+
+
+def test_naive_datetimes_are_refused(engine) -> None:
+    release = _release()
+    release.launch_at = datetime(2026, 12, 10, 14, 0)
+    with pytest.raises(Exception, match="naive"), unit_of_work(engine) as session:
+        session.add(release)
+
+
+def test_active_names_are_unique_per_channel(engine) -> None:
+    _create(engine)
+    with pytest.raises(IntegrityError):
+        _create(engine)
+    _create(engine, channel="C2")  # another channel is fine
+    with unit_of_work(engine, write=False) as session:
+        assert repo.active_name_taken(session=session, channel_id="C1", name_key="payments 2.4")
+
+
+def test_a_cancelled_release_frees_its_name(engine) -> None:
+    _create(engine, state="cancelled")
+    _create(engine)  # no IntegrityError
+
+
+def test_unicode_is_stored_intact(engine) -> None:
+    name = "Paiements 🚀 2.4 — ‏מהדורה‏ e\u0301"
+    release_id = _create(engine, name=name)
+    with unit_of_work(engine, write=False) as session:
+        stored = repo.get_release(session=session, release_id=release_id)
+    assert stored is not None and stored.name == name
+
+
+def test_owners_are_grouped_per_item(engine) -> None:
+    release_id = _create(engine, n_items=3)
+    with unit_of_work(engine) as session:
+        items = repo.items_of(session=session, release_id=release_id)
+        repo.add_owners(session=session, item_id=items[0].id or 0, owners=[("user", "U2"), ("group", "S1")])
+        repo.add_owners(session=session, item_id=items[2].id or 0, owners=[("user", "U3")])
+    with unit_of_work(engine) as session:
+        owners = repo.owners_of(session=session, release_id=release_id)
+        assert [(o.kind, o.slack_id) for o in owners[items[0].id or 0]] == [("user", "U2"), ("group", "S1")]
+        assert items[1].id not in owners
+        assert repo.remove_owners(session=session, item_id=items[0].id or 0, owners=[("user", "U2")]) == 1
+    with pytest.raises(IntegrityError), unit_of_work(engine) as session:
+        session.add(ItemOwner(item_id=items[2].id or 0, kind="user", slack_id="U3"))
+        session.flush()
+
+
+def test_concurrent_read_modify_write_loses_nothing(engine) -> None:
+    release_id = _create(engine, n_items=1)
+    threads, per_thread = 8, 15
+
+    def bump() -> None:
+        for _ in range(per_thread):
+            with unit_of_work(engine) as session:
+                release = repo.get_release(session=session, release_id=release_id, for_update=True)
+                assert release is not None
+                release.card_version = release.card_version + 1
+                session.add(release)
+
+    workers = [threading.Thread(target=bump) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    with unit_of_work(engine, write=False) as session:
+        release = repo.get_release(session=session, release_id=release_id)
+    assert release is not None and release.card_version == 1 + threads * per_thread
+
+
+def test_card_claim_is_exclusive_until_the_lease_expires(engine) -> None:
+    release_id = _create(engine, n_items=1)
+    lease = timedelta(seconds=60)
+    with unit_of_work(engine) as session:
+        assert repo.claim_card(session=session, release_id=release_id, now=NOW, lease=lease)
+    with unit_of_work(engine) as session:
+        assert not repo.claim_card(session=session, release_id=release_id, now=NOW, lease=lease)
+        assert repo.releases_needing_card_sync(session=session, now=NOW) == []
+    later = NOW + timedelta(seconds=61)
+    with unit_of_work(engine) as session:
+        assert repo.releases_needing_card_sync(session=session, now=later) == [release_id]
+        assert repo.claim_card(session=session, release_id=release_id, now=later, lease=lease)
+
+
+def _count_statements(engine, fn) -> int:
+    count = 0
+
+    def on_execute(*_args) -> None:
+        nonlocal count
+        count += 1
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+    return count
+
+
+def test_loading_a_release_takes_the_same_statements_at_any_size(engine) -> None:
+    small, large = _create(engine, n_items=18, name="small"), _create(engine, n_items=500, name="large")
+    with unit_of_work(engine) as session:
+        for item in repo.items_of(session=session, release_id=large)[:200]:
+            repo.add_owners(session=session, item_id=item.id or 0, owners=[("user", "U9")])
+
+    def load(release_id: int):
+        def run() -> None:
+            with unit_of_work(engine, write=False) as session:
+                release = repo.get_release(session=session, release_id=release_id)
+                assert release is not None
+                view = load_release_view(session=session, release=release)
+                assert view.items
+
+        return run
+
+    assert _count_statements(engine, load(small)) == _count_statements(engine, load(large))
