@@ -19,7 +19,7 @@ from bot.domain.model import AuditOutcome, ItemState, Owner, OwnerKind, ReleaseS
 from bot.domain.notes import reschedule_note
 from bot.domain.permissions import Action, Role
 from bot.domain.schedule import Due, due_at, reflow
-from bot.domain.text import escape_mrkdwn
+from bot.domain.text import escape_mrkdwn, name_key
 from bot.domain.transitions import RULES, Move, next_state
 from bot.domain.when import WhenSpec, ensure_future, resolve_when
 from bot.ports import CardSyncRequests, Clock, Directory
@@ -130,14 +130,14 @@ class ReleaseService:
         tz = self.people.timezone_of(ctx.user_id)
         now = self._clock.now()
         launch_at = resolve_when(when, now=now, tz=tz)
-        ensure_future(launch_at, now)
-        name_key = name.casefold()
+        ensure_future(launch_at, now, tz=tz)
+        key = name_key(name)
         try:
             with unit_of_work(self._engine) as session:
-                self._require_free_name(session, channel, name_key, name)
+                self._require_free_name(session, channel, key, name)
                 release = Release(
                     name=name,
-                    name_key=name_key,
+                    name_key=key,
                     channel_id=channel,
                     launch_at=launch_at,
                     timezone=tz,
@@ -266,8 +266,9 @@ class ReleaseService:
         release = target.release
         assert release.id is not None
         now = self._clock.now()
-        new_launch = resolve_when(when, now=now, tz=self.people.timezone_of(ctx.user_id))
-        ensure_future(new_launch, now)
+        tz = self.people.timezone_of(ctx.user_id)
+        new_launch = resolve_when(when, now=now, tz=tz)
+        ensure_future(new_launch, now, tz=tz)
         if new_launch == release.launch_at:
             raise InvalidInput(f"{escape_mrkdwn(release.name)} already launches then; nothing to move.")
         with unit_of_work(self._engine) as session:
@@ -398,8 +399,8 @@ class ReleaseService:
                 "Invite me with `/invite @Release Captain` in that channel and try again."
             )
 
-    def _require_free_name(self, session: Session, channel: str, name_key: str, name: str) -> None:
-        if repo.active_name_taken(session=session, channel_id=channel, name_key=name_key):
+    def _require_free_name(self, session: Session, channel: str, key: str, name: str) -> None:
+        if repo.active_name_taken(session=session, channel_id=channel, name_key=key):
             raise self._name_taken(name)
 
     @staticmethod
@@ -568,12 +569,12 @@ def _offset(item: ChecklistItem) -> timedelta:
 
 
 def _any_named(releases: Sequence[Release], ref: str) -> bool:
-    key = ref.casefold()
+    key = name_key(ref)
     return any(r.name_key == key or r.name_key.startswith(key) for r in releases)
 
 
 def _named_elsewhere(session: Session, ref: str, need_active: bool) -> list[Release]:
-    key = ref.casefold()
+    key = name_key(ref)
     stmt = select(Release).where(col(Release.name_key).startswith(key, autoescape=True))
     if need_active:
         stmt = stmt.where(col(Release.state).in_([s.value for s in ReleaseState if s.is_active]))

@@ -65,7 +65,7 @@ def card(release: ReleaseView, now: datetime) -> tuple[str, list[Block]]:
     state = RELEASE_STATE_WORDS[release.state]
     when = date_token(release.launch_at, "{date_short_pretty}, {time}")
     blocks: list[Block] = [
-        header(f"🚀 {clip(release.name, 140)}"),
+        header(f"🚀 {escape_mrkdwn(clip(release.name, 140))}"),
         section(f"Launches {when} ({countdown(release.launch_at, now)}) · *{state}*"),
         section(f"{progress_bar(r.closed, r.total)}  {_progress_words(r)}"),
     ]

@@ -95,16 +95,20 @@ def audit_log(lines: Sequence[AuditLine], subject: str) -> Reply:
 
 def help_reply(topic: str | None) -> Reply:
     """The command list, or one subcommand's usage."""
+    # SUBCOMMANDS is plain text (the README uses it too); its <placeholders> must not reach Slack as markup.
     if topic and topic in SUBCOMMANDS:
         line, description = SUBCOMMANDS[topic]
-        return text_reply(f"`{line}`\n{description}")
-    rows = [f"`{line}` — {description}" for line, description in SUBCOMMANDS.values()]
+        return text_reply(f"`{escape_mrkdwn(line)}`\n{escape_mrkdwn(description)}")
+    rows = [
+        f"`{escape_mrkdwn(line)}` — {escape_mrkdwn(description)}"
+        for line, description in SUBCOMMANDS.values()
+    ]
     return "Release Captain commands", [
         section("*Release Captain* keeps your go-live checklist, owners and sign-offs in one place."),
         *sections_from_lines(rows, budget=10),
         context(
-            "`<item>` is the item's number on the card or the start of its title. "
-            "`<release>` can be left out when the channel has one active release; otherwise start with "
+            "`&lt;item&gt;` is the item's number on the card or the start of its title. "
+            "`&lt;release&gt;` can be left out when the channel has one active release; otherwise start with "
             '`in "Release name"`. Times are read in your Slack time zone unless you add one.'
         ),
     ]

@@ -1,0 +1,633 @@
+"""Parsing `/release …` text into typed commands.
+
+Slack sends the text with ``should_escape: true``: mentions arrive as ``<@U123|name>``, user
+groups as ``<!subteam^S123|@name>``, channels as ``<#C123|name>``, and what people type has its
+``&``, ``<`` and ``>`` escaped as entities. So raw ``<…>`` is always Slack's own markup (and is
+read as one token), while names, items and notes are decoded back to what was typed.
+
+Every error is a UserError whose message and hint are ready for mrkdwn: user text is escaped.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import functools
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import NamedTuple
+
+from bot.domain.errors import InvalidInput, UsageError, UserError
+from bot.domain.model import Owner, OwnerKind
+from bot.domain.text import clean_name, clean_note, decode_slack_entities, escape_mrkdwn, excerpt
+from bot.domain.when import WhenSpec, parse_when
+
+MAX_COMMAND_LENGTH = 4000
+MAX_ITEM_REF = 200
+MAX_TEMPLATE_NAME = 100
+
+
+class SubcommandInfo(NamedTuple):
+    """What help and the README say about a subcommand; plain text, escape before sending."""
+
+    usage: str
+    description: str
+
+
+SUBCOMMANDS: Mapping[str, SubcommandInfo] = MappingProxyType(
+    {
+        "help": SubcommandInfo("/release help [command]", "Show all commands, or how to use one."),
+        "new": SubcommandInfo(
+            '/release new "<name>" <when> [#channel] [template <name>]',
+            "Start a release with a go-live checklist.",
+        ),
+        "list": SubcommandInfo("/release list", "List the active releases in this channel."),
+        "status": SubcommandInfo("/release status [release]", "Show a release's checklist and readiness."),
+        "assign": SubcommandInfo(
+            "/release assign <item> <@person or @group>…", "Make people or user groups owners of an item."
+        ),
+        "unassign": SubcommandInfo(
+            "/release unassign <item> <@person or @group>…", "Remove owners from an item."
+        ),
+        "start": SubcommandInfo("/release start <item number or title> [note]", "Mark an item in progress."),
+        "done": SubcommandInfo("/release done <item number or title> [note]", "Sign off an item."),
+        "undo": SubcommandInfo(
+            "/release undo <item number or title> [note]", "Reopen an item that was signed off or skipped."
+        ),
+        "na": SubcommandInfo(
+            "/release na <item number or title> [note]", "Mark an item not applicable to this release."
+        ),
+        "block": SubcommandInfo(
+            "/release block <item number or title> <reason>", "Flag an item as blocked, and say why."
+        ),
+        "waive": SubcommandInfo(
+            "/release waive <item number or title> <reason>", "Skip an item knowingly, and say why."
+        ),
+        "reschedule": SubcommandInfo('/release reschedule ["release"] <when>', "Move the launch time."),
+        "cancel": SubcommandInfo("/release cancel [release]", "Cancel a release."),
+        "log": SubcommandInfo("/release log [item]", "Show who changed what, and when."),
+        "in": SubcommandInfo(
+            '/release in "<release>" <command> …',
+            'Pick the release when a channel has several, e.g. /release in "Payments 2.4" done 5.',
+        ),
+    }
+)
+
+ALIASES: Mapping[str, str] = MappingProxyType(
+    {
+        "create": "new",
+        "ls": "list",
+        "show": "status",
+        "ok": "done",
+        "signoff": "done",
+        "sign-off": "done",
+        "n/a": "na",
+        "skip": "na",
+        "move": "reschedule",
+        "audit": "log",
+        "history": "log",
+    }
+)
+
+
+class TransitionAction(enum.StrEnum):
+    """The item moves that need nothing but the item (and perhaps a note)."""
+
+    START = "start"
+    DONE = "done"
+    UNDO = "undo"
+    NOT_APPLICABLE = "not_applicable"
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    """Show all commands (topic None) or one subcommand's usage (canonical name)."""
+
+    topic: str | None = None
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewRelease:
+    """Start a release."""
+
+    name: str
+    when: WhenSpec
+    channel_id: str | None = None
+    template: str | None = None
+    release: str | None = None  # always None: `in` makes no sense for a release not yet made
+
+
+@dataclass(frozen=True, slots=True)
+class ListReleases:
+    """List the channel's active releases."""
+
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Show a release (None: the channel's only active one)."""
+
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    """Add owners to an item."""
+
+    item: str
+    owners: tuple[Owner, ...]
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unassign:
+    """Remove owners from an item."""
+
+    item: str
+    owners: tuple[Owner, ...]
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """start / done / undo / na on an item, with an optional note."""
+
+    action: TransitionAction
+    item: str
+    note: str | None = None
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Mark an item blocked, with the reason."""
+
+    item: str
+    reason: str
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Waive:
+    """Waive an item, with the reason."""
+
+    item: str
+    reason: str
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reschedule:
+    """Move a release's launch time."""
+
+    when: WhenSpec
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """Cancel a release."""
+
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    """Show the audit trail of a release, or of one item."""
+
+    item: str | None = None
+    release: str | None = None
+
+
+Command = (
+    Help
+    | NewRelease
+    | ListReleases
+    | Status
+    | Assign
+    | Unassign
+    | Transition
+    | Block
+    | Waive
+    | Reschedule
+    | Cancel
+    | Log
+)
+
+
+def usage(name: str) -> str:
+    """'Usage: …' for a subcommand or alias, escaped for mrkdwn; KeyError if there is no such name."""
+    return f"Usage: {escape_mrkdwn(SUBCOMMANDS[ALIASES.get(name, name)].usage)}"
+
+
+def parse_command(text: str) -> Command:
+    """Parse the text after /release; raises only UserError subclasses, whatever the text."""
+    if len(text) > MAX_COMMAND_LENGTH:
+        raise InvalidInput(
+            f"That command is {len(text)} characters long; keep it under {MAX_COMMAND_LENGTH}.",
+            hint="Try /release help to see the commands.",
+        )
+    first = _next_token(text, 0)
+    if first is None:
+        return Help(None)  # a bare /release: the listener answers with the command list
+    release: str | None = None
+    if not first.quoted and first.text.casefold() == "in":
+        release, first = _release_selector(text, first.end)
+        if first is None:
+            return Status(release)  # "/release in X" alone: show that release
+    name = _subcommand(first, after_in=release is not None)
+    try:
+        return _PARSERS[name](text, first.end, release)
+    except UserError as error:
+        if error.hint is None:
+            error.hint = usage(name)
+        raise
+
+
+# --- tokens -------------------------------------------------------------------------------------
+
+_QUOTES = frozenset('"“”')  # straight quotes and the curly ones Slack clients love to substitute
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    """One shell-like word: quotes removed, Slack's entities still encoded."""
+
+    raw: str
+    quoted: bool
+    end: int  # index in the command text just past this token
+
+    @property
+    def text(self) -> str:
+        """The word as the person typed it."""
+        return decode_slack_entities(self.raw)
+
+
+def _next_token(text: str, pos: int) -> _Token | None:
+    """The next word from pos: quoted runs keep their spaces, and <…> markup stays whole."""
+    n = len(text)
+    while pos < n and text[pos].isspace():
+        pos += 1
+    if pos >= n:
+        return None
+    parts: list[str] = []
+    quoted = False
+    while pos < n and not text[pos].isspace():
+        c = text[pos]
+        if c in _QUOTES:
+            close = next((i for i in range(pos + 1, n) if text[i] in _QUOTES), -1)
+            if close < 0:
+                raise UsageError(
+                    f"Unbalanced quote in {excerpt(text[pos:], 40)} — add the closing quote, or remove "
+                    "the opening one."
+                )
+            parts.append(text[pos + 1 : close])
+            quoted, pos = True, close + 1
+        elif c == "<" and (close := text.find(">", pos)) > 0:
+            parts.append(text[pos : close + 1])
+            pos = close + 1
+        else:
+            parts.append(c)
+            pos += 1
+    return _Token("".join(parts), quoted, pos)
+
+
+def _tokens(text: str, pos: int) -> list[_Token]:
+    """All the words from pos to the end."""
+    tokens: list[_Token] = []
+    while (token := _next_token(text, pos)) is not None:
+        tokens.append(token)
+        pos = token.end
+    return tokens
+
+
+def _free_text(text: str, pos: int) -> str | None:
+    """The rest of the text verbatim, or None if blank; quotes around all of it are dropped."""
+    rest = text[pos:].strip()
+    if not rest:
+        return None
+    inner = rest[1:-1]
+    if len(rest) >= 2 and rest[0] in _QUOTES and rest[-1] in _QUOTES and not _QUOTES.intersection(inner):
+        rest = inner.strip()
+    return decode_slack_entities(rest) if rest else None
+
+
+def _joined(tokens: list[_Token]) -> str:
+    """Words joined back with single spaces."""
+    return " ".join(t.text for t in tokens)
+
+
+# --- subcommand words ---------------------------------------------------------------------------
+
+
+def _subcommand(token: _Token, *, after_in: bool = False) -> str:
+    """The canonical subcommand a word names, or UsageError with a suggestion."""
+    word = token.text.casefold()
+    if word in SUBCOMMANDS and word != "in":
+        return word
+    if word in ALIASES:
+        return ALIASES[word]
+    known = [name for name in [*SUBCOMMANDS, *ALIASES] if name != "in"]
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    message = f'I don\'t know the command "{excerpt(token.text, 30)}".'
+    if after_in:
+        # "/release in Payments 2.4 done 5" lands here with "2.4" as the command.
+        message += ' If the release name has spaces, put it in quotes: /release in "Payments 2.4" done 5.'
+    if close:
+        raise UsageError(f"{message} Did you mean {close[0]}?", hint=usage(close[0]))
+    raise UsageError(message, hint="Try /release help to see what I can do.")
+
+
+def _release_selector(text: str, pos: int) -> tuple[str, _Token | None]:
+    """The release after a leading `in`, and the subcommand token after it."""
+    token = _next_token(text, pos)
+    if token is None:
+        raise UsageError('Which release? Put its name after "in", then the command.', hint=usage("in"))
+    release = clean_name(token.text, field="release name")
+    return release, _next_token(text, token.end)
+
+
+def _one_release(selected: str | None, named: str | None) -> str | None:
+    """The release from `in …` or from the command's own argument, refusing two different ones."""
+    if selected and named and " ".join(selected.casefold().split()) != " ".join(named.casefold().split()):
+        raise UsageError(
+            f'You named two releases, "{escape_mrkdwn(selected)}" and "{escape_mrkdwn(named)}"; '
+            "name just one."
+        )
+    return named or selected
+
+
+# --- subcommand parsers -------------------------------------------------------------------------
+
+
+def _parse_help(text: str, pos: int, release: str | None) -> Help:
+    """help [command] — extra words after the topic are ignored."""
+    first = _next_token(text, pos)
+    if first is None:
+        return Help(None, release)
+    word = first.text.casefold()
+    return Help("in" if word == "in" else _subcommand(first), release)
+
+
+def _parse_new(text: str, pos: int, release: str | None) -> NewRelease:
+    """new "<name>" <when> [#channel] [template <name>]; channel and template may come in any order."""
+    if release is not None:
+        raise UsageError('"/release new" starts a new release, so it can\'t go after "in …"; drop that part.')
+    tokens = _tokens(text, pos)
+    if not tokens:
+        raise UsageError("What should the release be called, and when does it launch?")
+    name_token, rest = tokens[0], tokens[1:]
+    name = clean_name(name_token.text, field="release name")
+    channel_id, rest = _take_channel(rest)
+    template, rest = _take_template(rest)
+    if not rest:
+        raise UsageError(f"When does {escape_mrkdwn(name)} launch? Add a date and time after the name.")
+    for token in rest:
+        _reject_plain_channel(token)
+    advice = None
+    if not name_token.quoted:
+        advice = 'If the release name has spaces, put it in quotes: /release new "Payments 2.4" friday 10:00.'
+    return NewRelease(name, _when(_joined(rest), advice=advice), channel_id, template)
+
+
+def _parse_list(text: str, pos: int, release: str | None) -> ListReleases:
+    """list — takes nothing else."""
+    extra = _free_text(text, pos)
+    if extra is not None:
+        raise UsageError(f'"/release list" doesn\'t take anything after it (you added "{excerpt(extra)}").')
+    return ListReleases(release)
+
+
+def _parse_status(text: str, pos: int, release: str | None) -> Status:
+    """status [release] — the name may be quoted or not."""
+    return Status(_one_release(release, _optional_release(text, pos)))
+
+
+def _parse_cancel(text: str, pos: int, release: str | None) -> Cancel:
+    """cancel [release]."""
+    return Cancel(_one_release(release, _optional_release(text, pos)))
+
+
+def _parse_assign(text: str, pos: int, release: str | None) -> Assign:
+    """assign <item> <@user|@group>…"""
+    item, owners = _item_and_owners(text, pos, verb="assign")
+    return Assign(item, owners, release)
+
+
+def _parse_unassign(text: str, pos: int, release: str | None) -> Unassign:
+    """unassign <item> <@user|@group>…"""
+    item, owners = _item_and_owners(text, pos, verb="unassign")
+    return Unassign(item, owners, release)
+
+
+def _parse_transition(action: TransitionAction, text: str, pos: int, release: str | None) -> Transition:
+    """start|done|undo|na <item> [note]"""
+    token = _next_token(text, pos)
+    if token is None:
+        raise UsageError(f"Which item? Give its number or title, e.g. /release {_verb(action)} 5.")
+    note = _free_text(text, token.end)
+    return Transition(
+        action,
+        _item_ref(token.text),
+        clean_note(note, field="note") if note is not None else None,
+        release,
+    )
+
+
+def _parse_block(text: str, pos: int, release: str | None) -> Block:
+    """block <item> <reason>"""
+    item, reason = _item_and_reason(text, pos, verb="block", example="waiting for the vendor's fix")
+    return Block(item, reason, release)
+
+
+def _parse_waive(text: str, pos: int, release: str | None) -> Waive:
+    """waive <item> <reason>"""
+    item, reason = _item_and_reason(text, pos, verb="waive", example="covered by the 2.3 load test")
+    return Waive(item, reason, release)
+
+
+def _parse_reschedule(text: str, pos: int, release: str | None) -> Reschedule:
+    """reschedule ["release"] <when> — a quoted first word names the release."""
+    tokens = _tokens(text, pos)
+    if not tokens:
+        raise UsageError("When should it launch instead?")
+    named, advice = None, None
+    if tokens[0].quoted and len(tokens) > 1:
+        named, tokens = clean_name(tokens[0].text, field="release name"), tokens[1:]
+    elif len(tokens) > 1:
+        # Likely slip: an unquoted release name in front of the time.
+        advice = (
+            'To name the release, put it in quotes first: /release reschedule "Payments 2.4" friday 10:00.'
+        )
+    return Reschedule(_when(_joined(tokens), advice=advice), _one_release(release, named))
+
+
+def _parse_log(text: str, pos: int, release: str | None) -> Log:
+    """log [item]"""
+    tokens = _tokens(text, pos)
+    return Log(_item_ref(_joined(tokens)) if tokens else None, release)
+
+
+_Parser = Callable[[str, int, str | None], Command]
+_PARSERS: Mapping[str, _Parser] = {
+    "help": _parse_help,
+    "new": _parse_new,
+    "list": _parse_list,
+    "status": _parse_status,
+    "assign": _parse_assign,
+    "unassign": _parse_unassign,
+    "start": functools.partial(_parse_transition, TransitionAction.START),
+    "done": functools.partial(_parse_transition, TransitionAction.DONE),
+    "undo": functools.partial(_parse_transition, TransitionAction.UNDO),
+    "na": functools.partial(_parse_transition, TransitionAction.NOT_APPLICABLE),
+    "block": _parse_block,
+    "waive": _parse_waive,
+    "reschedule": _parse_reschedule,
+    "cancel": _parse_cancel,
+    "log": _parse_log,
+}
+
+
+# --- pieces shared by the parsers ---------------------------------------------------------------
+
+_USER = re.compile(r"<@([UW][A-Z0-9]{1,30})(?:\|[^<>]*)?>")
+_GROUP = re.compile(r"<!subteam\^(S[A-Z0-9]{1,30})(?:\|[^<>]*)?>")
+_CHANNEL = re.compile(r"<#([CG][A-Z0-9]{1,30})(?:\|[^<>]*)?>")
+_SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^<>]*)?>")
+_MARKUP = re.compile(r"<[^<>]*>")
+_SEPARATOR = re.compile(r"[\s,;&+]*(?:and)?[\s,;&+]*", re.IGNORECASE)
+_NOT_A_MENTION = (
+    "Pick the person or group from Slack's autocomplete (type @ and choose them) so it becomes a mention."
+)
+
+
+def _verb(action: TransitionAction) -> str:
+    """The subcommand word for an action."""
+    return "na" if action is TransitionAction.NOT_APPLICABLE else action.value
+
+
+def _item_ref(text: str) -> str:
+    """An item reference, tidied; the lookup decides what it means."""
+    return clean_name(text, field="item", max_len=MAX_ITEM_REF)
+
+
+def _optional_release(text: str, pos: int) -> str | None:
+    """All remaining words as a release name, or None."""
+    tokens = _tokens(text, pos)
+    return clean_name(_joined(tokens), field="release name") if tokens else None
+
+
+def _item_and_reason(text: str, pos: int, *, verb: str, example: str) -> tuple[str, str]:
+    """<item> <reason>, the reason required."""
+    token = _next_token(text, pos)
+    if token is None:
+        raise UsageError("Which item? Give its number or title, then the reason.")
+    reason = _free_text(text, token.end)
+    item = _item_ref(token.text)
+    if reason is None:
+        raise UsageError(
+            f"Please say why: add the reason after the item, "
+            f"e.g. /release {verb} {escape_mrkdwn(item)} {example}."
+        )
+    return item, clean_note(reason, field="reason")
+
+
+def _item_and_owners(text: str, pos: int, *, verb: str) -> tuple[str, tuple[Owner, ...]]:
+    """<item words> followed by one or more mentions; the item is everything before the first mention."""
+    tokens = _tokens(text, pos)
+    first = next((i for i, t in enumerate(tokens) if _has_owner_markup(t)), None)
+    if first is None:
+        plain = next((t for t in tokens if t.text.startswith("@")), None)
+        if plain is not None:
+            raise UsageError(f'"{excerpt(plain.text, 40)}" isn\'t a Slack mention. {_NOT_A_MENTION}')
+        raise UsageError(f"Who? Mention people or user groups after the item, e.g. /release {verb} 5 @ana.")
+    if first == 0:
+        raise UsageError(
+            f"Which item? Put its number or title before the people, e.g. /release {verb} 5 @ana."
+        )
+    item = _item_ref(_joined(tokens[:first]))
+    owners = [owner for token in tokens[first:] for owner in _owners_in(token)]
+    return item, tuple(dict.fromkeys(owners))  # dedupe, keeping the order they were given
+
+
+def _has_owner_markup(token: _Token) -> bool:
+    """Does the word contain a user, group or @here-style mention?"""
+    return any(p.search(token.raw) for p in (_USER, _GROUP, _SPECIAL))
+
+
+def _owners_in(token: _Token) -> list[Owner]:
+    """The mentions in one word (e.g. `<@U1>,<@U2>`); anything else but separators is an error."""
+    owners: list[Owner] = []
+    pos = 0
+    for markup in _MARKUP.finditer(token.raw):
+        _expect_separator(token.raw[pos : markup.start()])
+        owners.append(_owner(markup.group(0)))
+        pos = markup.end()
+    _expect_separator(token.raw[pos:])
+    return owners
+
+
+def _expect_separator(raw: str) -> None:
+    """Between mentions only commas, '&' or 'and' may stand; a bare name means a missed mention."""
+    text = decode_slack_entities(raw)
+    if not _SEPARATOR.fullmatch(text):
+        raise UsageError(f'"{excerpt(text, 40)}" isn\'t a Slack mention. {_NOT_A_MENTION}')
+
+
+def _owner(markup: str) -> Owner:
+    """The Owner that one piece of Slack markup names."""
+    if user := _USER.fullmatch(markup):
+        return Owner(OwnerKind.USER, user.group(1))
+    if group := _GROUP.fullmatch(markup):
+        return Owner(OwnerKind.GROUP, group.group(1))
+    if special := _SPECIAL.fullmatch(markup):
+        raise UsageError(f"I can't make @{special.group(1)} an owner; mention a person or a user group.")
+    if _CHANNEL.fullmatch(markup):
+        raise UsageError("A channel can't own an item; mention a person or a user group.")
+    raise UsageError(f'"{excerpt(markup, 40)}" isn\'t a person or group mention. {_NOT_A_MENTION}')
+
+
+def _take_channel(tokens: list[_Token]) -> tuple[str | None, list[_Token]]:
+    """Pull one <#C…> channel mention out of the words."""
+    found = [(i, m) for i, t in enumerate(tokens) if (m := _CHANNEL.fullmatch(t.raw))]
+    if not found:
+        return None, tokens
+    if len(found) > 1:
+        raise UsageError("Name one channel for the release, not several.")
+    index, match = found[0]
+    return match.group(1), tokens[:index] + tokens[index + 1 :]
+
+
+def _take_template(tokens: list[_Token]) -> tuple[str | None, list[_Token]]:
+    """Pull `template <name>` out of the words (no launch time contains the word "template")."""
+    indexes = [i for i, t in enumerate(tokens) if not t.quoted and t.text.casefold() == "template"]
+    if not indexes:
+        return None, tokens
+    index = indexes[0]
+    if len(indexes) > 1 or index + 1 >= len(tokens):
+        raise UsageError('Which template? Put one name after "template", e.g. template standard.')
+    name = clean_name(tokens[index + 1].text, field="template name", max_len=MAX_TEMPLATE_NAME)
+    return name, tokens[:index] + tokens[index + 2 :]
+
+
+def _reject_plain_channel(token: _Token) -> None:
+    """#general typed as text is not a channel link Slack can resolve."""
+    if not token.quoted and token.text.startswith("#") and len(token.text) > 1:
+        raise UsageError(
+            f'"{excerpt(token.text, 40)}" isn\'t a channel link. '
+            "Pick the channel from Slack's autocomplete (type # and choose it)."
+        )
+
+
+def _when(words: str, *, advice: str | None) -> WhenSpec:
+    """parse_when, adding advice to 'couldn't read that' when the real slip is likely elsewhere."""
+    try:
+        return parse_when(words)
+    except UsageError as error:
+        if advice is None:
+            raise
+        raise UsageError(f"{error.message} {advice}", hint=error.hint) from None
