@@ -50,7 +50,11 @@ def _http(runtime: Runtime) -> None:
         lifespan="off",
     )
     log.info("serving HTTP on %s:%s (POST /slack/events, GET /healthz)", settings.host, settings.port)
-    # uvicorn turns SIGTERM and SIGINT into a graceful shutdown: in-flight requests finish first.
+    # uvicorn turns SIGTERM and SIGINT into a graceful shutdown (in-flight requests finish first), then
+    # re-raises the signal to whatever handler was there before. Ours only logs, so the process goes on
+    # to stop the card worker and close the database instead of dying mid-cleanup.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: log.info("received %s", signal.Signals(signum).name))
     uvicorn.Server(config).run()
 
 
