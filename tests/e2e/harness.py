@@ -42,8 +42,11 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 15.0, what: str
 class BotProcess:
     """`python -m bot serve` in HTTP mode, pointed at the emulator; restartable."""
 
-    def __init__(self, emulator: SlackEmulator, database_url: str, log_path: Path) -> None:
+    def __init__(
+        self, emulator: SlackEmulator, database_url: str, log_path: Path, *, log_level: str = "INFO"
+    ) -> None:
         self.emulator = emulator
+        self.log_level = log_level
         self.database_url = database_url
         self.log_path = log_path
         self.port = free_port()
@@ -67,7 +70,7 @@ class BotProcess:
             DATABASE_URL=self.database_url,
             PORT=str(self.port),
             HOST="127.0.0.1",
-            LOG_LEVEL="INFO",
+            LOG_LEVEL=self.log_level,
             CARD_SWEEP_SECONDS="0.5",
         )
         return env

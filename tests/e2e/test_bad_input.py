@@ -28,6 +28,7 @@ BAD_COMMANDS = [
     ("assign 5 <@UNOPE0001|nobody>", "couldn't find"),
     ("assign 5 <@UGONE0001|gone>", "deactivated"),
     ("assign 5 bob", "mention people"),
+    ("assign 5 <!subteam^SNOPE0001|@ghosts>", "user group"),
     ("new " + '"' + "x" * 1000 + '" ' + NEXT_MONTH, "150"),
     ("new " + '"' + "x" * 5000 + '" ' + NEXT_MONTH, "4000"),
     (f'new "Elsewhere" {NEXT_MONTH} 10:00 <#CRANDOM1|random>', "/invite"),

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.sandbox.emulator import SlackEmulator
-from tests.e2e.harness import BotProcess, message_text, reply_text, wait_until
+from tests.e2e.harness import SIGNING_SECRET, BotProcess, message_text, reply_text, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -112,3 +112,18 @@ def test_changes_within_a_second_coalesce_into_one_card_update(
     )
     card_updates = [c for c in emulator.calls_to("chat.update") if c.args.get("ts") == card.ts]
     assert 1 <= len(card_updates) <= 3, len(card_updates)
+
+
+def test_tokens_and_secrets_never_reach_the_log(emulator: SlackEmulator, tmp_path) -> None:
+    log_path = tmp_path / "debug.log"
+    bot = BotProcess(emulator, f"sqlite:///{tmp_path / 'rc.db'}", log_path, log_level="DEBUG").start()
+    try:
+        bot.command(MAYA, f'new "Secrets" {_launch_day(10)} 10:00')
+        wait_until(lambda: _card(emulator), what="the card")
+        bot.command(MAYA, "status")
+    finally:
+        bot.stop()
+    log = log_path.read_text()
+    assert "chat.postMessage" in log or "POST" in log or "DEBUG" in log  # the log did record work
+    assert emulator.workspace.bot_token not in log
+    assert SIGNING_SECRET not in log
