@@ -8,7 +8,8 @@ from slack_sdk import WebClient
 from bot.config import Settings
 from bot.services.registry import Services
 from bot.slack import errors
-from bot.slack.listeners import commands, fallbacks
+from bot.slack.listeners import commands, events, fallbacks
+from bot.slack.seal import Sealer
 
 
 def create_app(settings: Settings, services: Services, client: WebClient) -> App:
@@ -23,7 +24,12 @@ def create_app(settings: Settings, services: Services, client: WebClient) -> App
         token_verification_enabled=False,
         request_verification_enabled=not settings.socket_mode,
     )
-    errors.install(app)
+    # Buttons and modals carry sealed item references; the key never leaves the server.
+    sealer = Sealer(
+        signing_secret or (settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else "")
+    )
+    errors.install(app, services.notices)
     commands.register(app, services)
+    events.register(app, services, sealer)
     fallbacks.register(app)
     return app

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 SLACK_API_URL = "https://slack.com/api/"
 
@@ -22,6 +24,9 @@ _HOW_TO_FIX = {
     "LOG_LEVEL": "set it to DEBUG, INFO, WARNING or ERROR",
     "DEFAULT_TIMEZONE": "set it to an IANA time zone name such as Europe/Berlin or UTC",
     "TEMPLATES_DIR": "set it to an existing directory of checklist templates, or unset it",
+    "ADMIN_USERS": "set it to comma-separated Slack user ids, e.g. U012ABC,U034DEF",
+    "SIGN_OFF_EMOJI": "set it to comma-separated emoji names, e.g. white_check_mark,heavy_check_mark",
+    "BLOCK_EMOJI": "set it to comma-separated emoji names, e.g. no_entry,no_entry_sign",
 }
 
 
@@ -44,8 +49,23 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     default_timezone: str = "UTC"
     templates_dir: Path | None = None
+    # Workspace admins: may do anything a release manager may, in every release.
+    admin_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Reactions that sign an item off, and reactions that block it (without colons).
+    sign_off_emoji: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["white_check_mark", "heavy_check_mark", "ballot_box_with_check"]
+    )
+    block_emoji: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["no_entry", "no_entry_sign"])
     # How often the card syncer sweeps for changes it was not told about (another replica, a crash).
     card_sweep_seconds: float = Field(default=5.0, gt=0)
+
+    @field_validator("admin_users", "sign_off_emoji", "block_emoji", mode="before")
+    @classmethod
+    def _comma_list(cls, v: object) -> object:
+        # Environment variables are comma-separated lists: ADMIN_USERS=U012,U034.
+        if isinstance(v, str):
+            return [part.strip().strip(":") for part in v.split(",") if part.strip()]
+        return v
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -119,6 +139,9 @@ def load_settings(**overrides: object) -> Settings:
     """Read and validate the settings once; raise SettingsError with one clear line on failure."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except SourceError as exc:
+        # A value the environment source could not even decode; its message names the field.
+        raise SettingsError(f"a setting could not be read: {exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "settings"

@@ -79,6 +79,30 @@ class CardSyncRequests(Protocol):
         ...
 
 
+class Notices(Protocol):
+    """Messages that follow a request, sent after Slack has its acknowledgement."""
+
+    def ephemeral(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        *,
+        blocks: list[dict] | None = None,
+        thread_ts: str | None = None,
+    ) -> object:
+        """Tell one person something where they acted."""
+        ...
+
+    def thread(self, channel: str, thread_ts: str, text: str, *, blocks: list[dict] | None = None) -> object:
+        """Post in a thread."""
+        ...
+
+    def close(self) -> None:
+        """Flush and stop."""
+        ...
+
+
 class Clock(Protocol):
     """The current time; tests and the sandbox move it."""
 

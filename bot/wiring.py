@@ -14,10 +14,15 @@ from bot.card_worker import CardWorker
 from bot.config import Settings
 from bot.domain.checklists import TemplateLibrary, builtin_templates_dir
 from bot.ports import Clock, SystemClock
+from bot.services.base import Deps
 from bot.services.card_sync import CardSync
+from bot.services.items import ItemService
+from bot.services.people import People
+from bot.services.reactions import ReactionService
 from bot.services.registry import Services
 from bot.services.releases import ReleaseService
 from bot.slack.directory import SlackDirectory
+from bot.slack.notices import Notices
 from bot.slack.publisher import SlackCardPublisher
 from storage.db import make_engine
 from storage.migrate import upgrade
@@ -45,6 +50,7 @@ class Runtime:
     def stop(self) -> None:
         """Stop background work and close the database pool."""
         self.worker.stop()
+        self.services.notices.close()
         self.engine.dispose()
 
 
@@ -73,16 +79,27 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     card_sync = CardSync(engine=engine, publisher=SlackCardPublisher(publish_client), clock=clock)
     worker = CardWorker(card_sync, sweep_seconds=settings.card_sweep_seconds)
     templates = load_templates(settings)
-    releases = ReleaseService(
+    directory = SlackDirectory(lookup_client)
+    deps = Deps(
         engine=engine,
-        templates=templates,
-        directory=SlackDirectory(lookup_client),
+        directory=directory,
         cards=worker,
         clock=clock,
-        default_tz=settings.default_timezone,
+        people=People(engine=engine, directory=directory, clock=clock, default_tz=settings.default_timezone),
+        admins=frozenset(settings.admin_users),
     )
+    items = ItemService(deps)
     services = Services(
-        engine=engine, clock=clock, templates=templates, releases=releases, card_sync=card_sync
+        engine=engine,
+        clock=clock,
+        templates=templates,
+        releases=ReleaseService(deps, templates=templates),
+        items=items,
+        reactions=ReactionService(
+            items, sign_off_emoji=settings.sign_off_emoji, block_emoji=settings.block_emoji
+        ),
+        card_sync=card_sync,
+        notices=Notices(publish_client),
     )
     bolt = create_app(settings, services, lookup_client)
     return Runtime(settings=settings, engine=engine, services=services, worker=worker, bolt=bolt)

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from storage.tables import (
@@ -15,7 +17,10 @@ from storage.tables import (
     CardNote,
     ChecklistItem,
     ItemOwner,
+    ItemSignoff,
     Person,
+    ProcessedEvent,
+    ReactionMark,
     Release,
     ReleaseRole,
 )
@@ -255,3 +260,82 @@ def mark_card_note_posted(*, session: Session, note_id: int, ts: str) -> None:
     session.exec(  # type: ignore[call-overload]
         update(CardNote).where(col(CardNote.id) == note_id).values(posted_ts=ts)
     )
+
+
+def record_event(*, session: Session, event_id: str, now: datetime) -> bool:
+    """Remember a Slack event id; False when it was already recorded (a retry or a duplicate)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(ProcessedEvent).values(event_id=event_id, received_at=now).on_conflict_do_nothing()
+    result = session.exec(stmt)  # type: ignore[call-overload]
+    return (result.rowcount or 0) == 1
+
+
+def item_by_message(*, session: Session, channel_id: str, ts: str) -> tuple[Release, ChecklistItem] | None:
+    """The item whose thread reply is this message, with its release."""
+    stmt = (
+        select(Release, ChecklistItem)
+        .join(ChecklistItem, col(ChecklistItem.release_id) == col(Release.id))
+        .where(ChecklistItem.thread_ts == ts, Release.channel_id == channel_id)
+    )
+    row = session.exec(stmt).first()
+    return (row[0], row[1]) if row else None
+
+
+def item_with_release(*, session: Session, item_id: int) -> tuple[Release, ChecklistItem] | None:
+    """An item by id, with its release."""
+    stmt = (
+        select(Release, ChecklistItem)
+        .join(ChecklistItem, col(ChecklistItem.release_id) == col(Release.id))
+        .where(ChecklistItem.id == item_id)
+    )
+    row = session.exec(stmt).first()
+    return (row[0], row[1]) if row else None
+
+
+def signoffs_of(*, session: Session, item_id: int) -> list[str]:
+    """Who has signed an every-owner-signs item so far, in order."""
+    stmt = select(ItemSignoff.user_id).where(ItemSignoff.item_id == item_id).order_by(col(ItemSignoff.id))
+    return list(session.exec(stmt))
+
+
+def add_signoff(*, session: Session, item_id: int, user_id: str, now: datetime) -> bool:
+    """Record one owner's signature; False when they had already signed."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(ItemSignoff).values(item_id=item_id, user_id=user_id, at=now).on_conflict_do_nothing()
+    return (session.exec(stmt).rowcount or 0) == 1  # type: ignore[call-overload]
+
+
+def remove_signoffs(*, session: Session, item_id: int, user_id: str | None = None) -> None:
+    """Forget one owner's signature, or all of them when the item is reopened."""
+    stmt = delete(ItemSignoff).where(col(ItemSignoff.item_id) == item_id)
+    if user_id is not None:
+        stmt = stmt.where(col(ItemSignoff.user_id) == user_id)
+    session.exec(stmt)  # type: ignore[call-overload]
+
+
+def newer_reaction(
+    *, session: Session, item_id: int, user_id: str, kind: str, present: bool, event_ts: str
+) -> bool:
+    """Record a reaction event unless a later one was already seen; False means this one is stale."""
+    mark = session.exec(
+        select(ReactionMark).where(
+            ReactionMark.item_id == item_id, ReactionMark.user_id == user_id, ReactionMark.kind == kind
+        )
+    ).first()
+    if mark is not None and _ts_key(mark.event_ts) >= _ts_key(event_ts):
+        return False
+    if mark is None:
+        session.add(
+            ReactionMark(item_id=item_id, user_id=user_id, kind=kind, present=present, event_ts=event_ts)
+        )
+    else:
+        mark.present, mark.event_ts = present, event_ts
+        session.add(mark)
+    session.flush()
+    return True
+
+
+def _ts_key(ts: str) -> tuple[int, int]:
+    """Slack timestamps compare as (seconds, sequence), not as strings or floats."""
+    seconds, _, sequence = ts.partition(".")
+    return int(seconds or 0), int(sequence or 0)

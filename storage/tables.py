@@ -89,7 +89,7 @@ class ChecklistItem(SQLModel, table=True):
     sign_off_rule: str = Field(default="any", max_length=8)
     signed_off_by: str | None = Field(default=None, max_length=32)
     signed_off_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
-    thread_ts: str | None = Field(default=None, max_length=32)
+    thread_ts: str | None = Field(default=None, max_length=32, index=True)
     version: int = Field(default=1)
     synced_version: int = Field(default=0)
     updated_at: datetime = Field(sa_column=_utc())
@@ -149,3 +149,38 @@ class CardNote(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(sa_column=_utc())
     posted_ts: str | None = Field(default=None, max_length=32)
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """A Slack event id already acted on: Slack delivers at least once, we act once."""
+
+    __tablename__ = "processed_event"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    received_at: datetime = Field(sa_column=_utc(index=True))
+
+
+class ItemSignoff(SQLModel, table=True):
+    """One owner's sign-off on an item whose template asks every owner to sign."""
+
+    __tablename__ = "item_signoff"
+    __table_args__ = (UniqueConstraint("item_id", "user_id", name="uq_item_signoff"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="checklist_item.id", index=True)
+    user_id: str = Field(max_length=32)
+    at: datetime = Field(sa_column=_utc())
+
+
+class ReactionMark(SQLModel, table=True):
+    """The latest reaction event seen per item, person and meaning, so late or reordered events lose."""
+
+    __tablename__ = "reaction_mark"
+    __table_args__ = (UniqueConstraint("item_id", "user_id", "kind", name="uq_reaction_mark"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="checklist_item.id", index=True)
+    user_id: str = Field(max_length=32)
+    kind: str = Field(max_length=16)  # sign_off | block
+    present: bool
+    event_ts: str = Field(max_length=32)

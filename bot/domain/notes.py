@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from bot.domain.model import ItemState
 from bot.domain.schedule import Move
 from bot.domain.text import escape_mrkdwn
 
@@ -40,3 +41,23 @@ def reschedule_note(
     if not moves:
         lines.append("No open item's due date changed.")
     return "\n".join(lines)
+
+
+_STATE_LINE = {
+    "done": "✅ signed off",
+    "open": "↩️ reopened",
+    "in_progress": "🔄 started",
+    "blocked": "⛔ blocked",
+    "waived": "⚠️ waived",
+    "not_applicable": "➖ marked not applicable",
+}
+
+
+def state_change_note(
+    actor: str, position: int, title: str, before: ItemState, after: ItemState, note: str | None
+) -> str:
+    """One line for the card's thread: who moved which item where, and why."""
+    line = f"<@{actor}> {_STATE_LINE[after.value]} {position}. {escape_mrkdwn(title)}"
+    if note:
+        line += f" — “{escape_mrkdwn(note[:300])}”"
+    return line

@@ -11,6 +11,7 @@ from bot.ports import CardPublisher, Clock
 from bot.services.views import release_view
 from storage import repo
 from storage.db import unit_of_work
+from storage.tables import CardNote
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,11 @@ class CardSync:
                 self._publisher.update_item(view, item, row.thread_ts, now)
                 ts = row.thread_ts
             progress.items[row.id or 0] = (row.version, ts)
-        for note in notes:
-            progress.notes[note.id or 0] = self._publisher.post_thread_note(view, progress.card_ts, note.text)
+        # Changes that land together become one thread message, so the channel is told without a flood.
+        for batch in _batches(notes):
+            ts = self._publisher.post_thread_note(view, progress.card_ts, "\n".join(n.text for n in batch))
+            for note in batch:
+                progress.notes[note.id or 0] = ts
         progress.complete = True
 
     def _record(self, release_id: int, progress: _Progress, *, failed: bool) -> None:
@@ -106,3 +110,20 @@ class _Progress:
         self.items: dict[int, tuple[int, str]] = {}
         self.notes: dict[int, str] = {}
         self.complete = False
+
+
+# Well under Slack's 40,000-character text limit, and short enough to read.
+_NOTE_BATCH_CHARS = 3500
+
+
+def _batches(notes: list[CardNote]) -> list[list[CardNote]]:
+    """Group pending notes, in order, into messages of bounded size."""
+    batches: list[list[CardNote]] = []
+    size = 0
+    for note in notes:
+        if not batches or size + len(note.text) > _NOTE_BATCH_CHARS:
+            batches.append([])
+            size = 0
+        batches[-1].append(note)
+        size += len(note.text) + 1
+    return batches

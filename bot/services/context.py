@@ -16,6 +16,7 @@ class RequestContext:
     channel_id: str
     source: AuditSource = AuditSource.COMMAND
     event_id: str | None = None
+    home_team: str | None = None  # the workspace the app is installed in; other teams are Slack Connect
 
     @property
     def user_id(self) -> str:

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from bot.domain.checklists import TemplateLibrary
-from bot.ports import Clock
+from bot.ports import Clock, Notices
 from bot.services.card_sync import CardSync
+from bot.services.items import ItemService
+from bot.services.reactions import ReactionService
 from bot.services.releases import ReleaseService
 
 
@@ -20,4 +22,7 @@ class Services:
     clock: Clock
     templates: TemplateLibrary
     releases: ReleaseService
+    items: ItemService
+    reactions: ReactionService
     card_sync: CardSync
+    notices: Notices

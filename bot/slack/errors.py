@@ -10,12 +10,13 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 
 from bot.domain.errors import UserError
+from bot.ports import Notices
 from bot.slack import replies
 
 log = logging.getLogger(__name__)
 
 
-def install(app: App) -> None:
+def install(app: App, notices: Notices) -> None:
     """Register the handler; no listener catches exceptions itself."""
 
     @app.error
@@ -35,6 +36,17 @@ def install(app: App) -> None:
             return BoltResponse(
                 status=200, body=json.dumps(payload), headers={"content-type": "application/json"}
             )
+        event = body.get("event") or {}
+        if event.get("user") and (event.get("item") or {}).get("channel"):
+            # Events have no response_url: answer the person ephemerally where they reacted.
+            notices.ephemeral(
+                event["item"]["channel"],
+                event["user"],
+                text,
+                blocks=blocks,
+                thread_ts=event["item"].get("ts"),
+            )
+            return BoltResponse(status=200, body="")
         if respond is not None:
             try:
                 respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)

@@ -9,7 +9,7 @@ from bot.domain.model import ReleaseView
 from bot.domain.notes import date_token
 from bot.domain.text import escape_mrkdwn
 from bot.domain.transitions import STATE_WORDS
-from bot.services.releases import AuditLine, ItemChange, OwnersChange, Rescheduled
+from bot.services.results import AuditLine, ItemChange, OwnersChange, Rescheduled
 from bot.slack.blocks import Block, clip, context, section, sections_from_lines
 from bot.slack.render import STATE_ICON
 

@@ -84,8 +84,18 @@ def test_scopes_cover_every_method_the_bot_calls(manifest: dict) -> None:
         assert not needed or scopes.intersection(needed), f"{method} needs one of {needed}"
 
 
+def test_scopes_cover_every_event(manifest: dict) -> None:
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    known = json.loads((DATA / "event_scopes.json").read_text())
+    for event in ids.EVENTS:
+        assert event in known, f"{event} is not in tests/contracts/data/event_scopes.json"
+        assert scopes.intersection(known[event]), f"{event} needs one of {known[event]}"
+
+
 def test_no_unused_scopes(manifest: dict) -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"]) - {"commands"}
-    known = json.loads((DATA / "method_scopes.json").read_text())
-    used = {s for m in _methods_called() for s in known.get(m, {}).get("bot_scopes", [])}
+    methods = json.loads((DATA / "method_scopes.json").read_text())
+    events = json.loads((DATA / "event_scopes.json").read_text())
+    used = {s for m in _methods_called() for s in methods.get(m, {}).get("bot_scopes", [])}
+    used |= {s for e in ids.EVENTS for s in events.get(e, [])}
     assert scopes <= used, f"scopes nothing uses: {sorted(scopes - used)}"

@@ -24,11 +24,12 @@ def register(app, services: Services) -> None:
     """Attach the slash command listener."""
 
     @app.command(ids.COMMAND)
-    def release_command(ack, command: dict) -> None:
+    def release_command(ack, command: dict, context) -> None:
         ctx = RequestContext(
             actor=Actor(command["user_id"], command.get("team_id")),
             channel_id=command["channel_id"],
             source=AuditSource.COMMAND,
+            home_team=context.team_id,
         )
         text, blocks = run(parse_command(command.get("text") or ""), ctx, services)
         ack(response_type="ephemeral", text=text, blocks=blocks)
@@ -49,15 +50,15 @@ def run(cmd: c.Command, ctx: RequestContext, services: Services) -> Reply:
         case c.Status(release=ref):
             return render.status(releases.status(ctx, ref), now)
         case c.Assign(release=ref, item=item, owners=owners):
-            return replies.owners_changed(releases.assign(ctx, ref, item, owners))
+            return replies.owners_changed(services.items.assign(ctx, ref, item, owners))
         case c.Unassign(release=ref, item=item, owners=owners):
-            return replies.owners_changed(releases.unassign(ctx, ref, item, owners))
+            return replies.owners_changed(services.items.unassign(ctx, ref, item, owners))
         case c.Transition(release=ref, action=action, item=item, note=note):
-            return replies.item_changed(releases.transition(ctx, ref, item, _MOVES[action], note))
+            return replies.item_changed(services.items.transition(ctx, ref, item, _MOVES[action], note))
         case c.Block(release=ref, item=item, reason=reason):
-            return replies.item_changed(releases.transition(ctx, ref, item, Move.BLOCK, reason))
+            return replies.item_changed(services.items.transition(ctx, ref, item, Move.BLOCK, reason))
         case c.Waive(release=ref, item=item, reason=reason):
-            return replies.item_changed(releases.transition(ctx, ref, item, Move.WAIVE, reason))
+            return replies.item_changed(services.items.transition(ctx, ref, item, Move.WAIVE, reason))
         case c.Reschedule(release=ref, when=when):
             return replies.rescheduled(releases.reschedule(ctx, ref, when))
         case c.Cancel(release=ref):

@@ -1,0 +1,209 @@
+"""What every use case shares: finding the release and item a request means, roles, refusals, audit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from bot.domain import permissions
+from bot.domain.errors import Conflict, NotFound, PermissionDenied
+from bot.domain.lookup import resolve_item, resolve_release
+from bot.domain.model import AuditOutcome, OwnerKind, ReleaseState, ReleaseView
+from bot.domain.permissions import Action, Role
+from bot.domain.text import escape_mrkdwn, name_key
+from bot.ports import CardSyncRequests, Clock, Directory
+from bot.services.context import RequestContext
+from bot.services.people import People
+from bot.services.views import load_release_view
+from storage import repo
+from storage.db import unit_of_work
+from storage.tables import AuditEvent, ChecklistItem, ItemOwner, Release
+
+
+@dataclass(slots=True)
+class Target:
+    """A release (and maybe one item) a request is about, as read in its own transaction."""
+
+    release: Release
+    view: ReleaseView
+    item: ChecklistItem | None = None
+    owners: list[ItemOwner] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    """The collaborators every service needs."""
+
+    engine: Engine
+    directory: Directory
+    cards: CardSyncRequests
+    clock: Clock
+    people: People
+    admins: frozenset[str] = frozenset()
+
+
+class ServiceBase:
+    """Lookups, permission checks and audit rows, the same for commands, reactions, buttons and modals."""
+
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+        self._engine = deps.engine
+        self._directory = deps.directory
+        self._cards = deps.cards
+        self._clock = deps.clock
+        self.people = deps.people
+
+    # ---- finding what the request means ----------------------------------------------------------
+
+    def _resolve(
+        self,
+        session: Session,
+        ctx: RequestContext,
+        release_ref: str | None,
+        item_ref: str | None = None,
+        *,
+        need_active: bool = False,
+    ) -> Target:
+        """Find the release (and item) named in a command, with a clear error when it can't."""
+        candidates = repo.active_releases_in_channel(session=session, channel_id=ctx.channel_id)
+        if release_ref is not None and not _any_named(candidates, release_ref):
+            # Named explicitly but not active here: look across channels, including closed releases.
+            candidates = candidates + _named_elsewhere(session, release_ref, need_active)
+        release = resolve_release(release_ref, candidates)
+        _check_active(release, need_active)
+        view = load_release_view(session=session, release=release)
+        if item_ref is None:
+            return Target(release, view)
+        chosen = resolve_item(item_ref, view.items, release_name=release.name)
+        rows = repo.items_of(session=session, release_id=release.id or 0)
+        row = next(i for i in rows if i.position == chosen.position)
+        owners = repo.owners_of(session=session, release_id=release.id or 0).get(row.id or 0, [])
+        return Target(release, view, row, owners)
+
+    def _target_of_item(self, session: Session, item_id: int, *, need_active: bool = True) -> Target:
+        """The release and item behind a button or modal, which name the item by id."""
+        found = repo.item_with_release(session=session, item_id=item_id)
+        if found is None:
+            raise NotFound("That checklist item no longer exists.")
+        release, item = found
+        _check_active(release, need_active)
+        view = load_release_view(session=session, release=release)
+        owners = repo.owners_of(session=session, release_id=release.id or 0).get(item_id, [])
+        return Target(release, view, item, owners)
+
+    # ---- who may ---------------------------------------------------------------------------------
+
+    def _owner_ids(self, ctx: RequestContext, owners: Sequence[ItemOwner]) -> set[str]:
+        """Owner user ids, plus the actor when they belong to an owning user group."""
+        ids = {o.slack_id for o in owners if o.kind == OwnerKind.USER.value}
+        groups = [o.slack_id for o in owners if o.kind == OwnerKind.GROUP.value]
+        for group in groups:
+            if ctx.user_id not in ids and ctx.user_id in (self._directory.usergroup_members(group) or []):
+                ids.add(ctx.user_id)
+        return ids
+
+    def _roles(self, ctx: RequestContext, target: Target) -> frozenset[Role]:
+        return permissions.roles_of(
+            ctx.actor,
+            managers=target.view.managers,
+            owners=self._owner_ids(ctx, target.owners or []),
+            admins=self._deps.admins,
+            home_team=ctx.home_team,
+        )
+
+    def _require(self, ctx: RequestContext, target: Target, action: Action, verb: str) -> frozenset[Role]:
+        roles = self._roles(ctx, target)
+        if not permissions.allowed(action, roles):
+            self._deny(ctx, target, action, verb)
+        return roles
+
+    def _deny(self, ctx: RequestContext, target: Target, action: Action, verb: str) -> None:
+        """Record the refusal (once per Slack event), then say who may do it instead."""
+        now = self._clock.now()
+        with unit_of_work(self._engine) as session:
+            fresh = ctx.event_id is None or repo.record_event(session=session, event_id=ctx.event_id, now=now)
+            if fresh:
+                state = target.item.state if target.item else target.release.state
+                self._audit(
+                    session,
+                    ctx,
+                    target.release,
+                    target.item,
+                    verb,
+                    state,
+                    state,
+                    now,
+                    outcome=AuditOutcome.DENIED,
+                )
+        raise PermissionDenied(refusal(action, verb, target))
+
+    # ---- audit -----------------------------------------------------------------------------------
+
+    def _audit(
+        self,
+        session: Session,
+        ctx: RequestContext,
+        release: Release,
+        item: ChecklistItem | None,
+        action: str,
+        before: str | None,
+        after: str | None,
+        now: datetime,
+        detail: str | None = None,
+        *,
+        outcome: AuditOutcome = AuditOutcome.APPLIED,
+    ) -> None:
+        repo.add_audit(
+            session=session,
+            event=AuditEvent(
+                release_id=release.id,
+                item_id=item.id if item else None,
+                actor=ctx.user_id,
+                action=action,
+                source=ctx.source.value,
+                outcome=outcome.value,
+                before=before,
+                after=after,
+                detail=detail,
+                event_id=ctx.event_id,
+                at=now,
+            ),
+        )
+
+
+def refusal(action: Action, verb: str, target: Target) -> str:
+    """Who may do what was refused, in words the person can act on."""
+    what = escape_mrkdwn(target.item.title if target.item else target.release.name)
+    managers = ", ".join(f"<@{m}>" for m in target.view.managers) or "no one yet"
+    owners = ", ".join(
+        f"<!subteam^{o.slack_id}>" if o.kind == OwnerKind.GROUP.value else f"<@{o.slack_id}>"
+        for o in target.owners or []
+    )
+    line = f"Only {permissions.who_may(action)} can {verb.replace('_', ' ')} {what}."
+    if owners and Role.OWNER in permissions.POLICY[action]:
+        line += f" Owners: {owners}."
+    return line + f" Managers of {escape_mrkdwn(target.release.name)}: {managers}."
+
+
+def _check_active(release: Release, need_active: bool) -> None:
+    if need_active and not ReleaseState(release.state).is_active:
+        raise Conflict(
+            f"{escape_mrkdwn(release.name)} is {release.state.replace('_', ' ')}; it takes no changes."
+        )
+
+
+def _any_named(releases: Sequence[Release], ref: str) -> bool:
+    key = name_key(ref)
+    return any(r.name_key == key or r.name_key.startswith(key) for r in releases)
+
+
+def _named_elsewhere(session: Session, ref: str, need_active: bool) -> list[Release]:
+    key = name_key(ref)
+    stmt = select(Release).where(col(Release.name_key).startswith(key, autoescape=True))
+    if need_active:
+        stmt = stmt.where(col(Release.state).in_([s.value for s in ReleaseState if s.is_active]))
+    return list(session.exec(stmt.order_by(col(Release.launch_at).desc()).limit(10)))

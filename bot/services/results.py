@@ -1,0 +1,78 @@
+"""What service calls return to the Slack layer: plain data, rendered by bot/slack."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.domain.model import ItemState, Owner, ReleaseView
+
+
+class FollowUp(enum.StrEnum):
+    """What the person should be asked next, when a change needs more from them."""
+
+    NONE = "none"
+    BLOCK_REASON = "block_reason"  # a ⛔ reaction blocked the item; ask why
+    EVIDENCE = "evidence"  # a ✅ on an item that needs evidence; ask for it
+
+
+@dataclass(frozen=True, slots=True)
+class ItemChange:
+    """What a request did to one item."""
+
+    release: ReleaseView
+    item_id: int
+    position: int
+    title: str
+    before: ItemState
+    after: ItemState
+    changed: bool
+    detail: str = ""
+    follow_up: FollowUp = FollowUp.NONE
+    waiting_for: tuple[Owner, ...] = ()  # every-owner items: who has not signed yet
+    duplicate: bool = False  # a Slack retry of an event already acted on
+
+
+@dataclass(frozen=True, slots=True)
+class OwnersChange:
+    """Owners added to or removed from an item."""
+
+    release: ReleaseView
+    position: int
+    title: str
+    added: tuple[Owner, ...]
+    removed: tuple[Owner, ...]
+    unchanged: tuple[Owner, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rescheduled:
+    """A release moved: the old and new launch and how many items moved or became overdue."""
+
+    release: ReleaseView
+    old_launch: datetime
+    moved: int
+    newly_overdue: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditLine:
+    """One audit row as `/release log` shows it."""
+
+    at: datetime
+    actor: str
+    action: str
+    source: str
+    outcome: str
+    item_title: str | None
+    before: str | None
+    after: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """An event that means nothing to Release Captain (another emoji, another message)."""
+
+    notice: str | None = None  # shown ephemerally to the person when it helps them
