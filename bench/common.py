@@ -1,0 +1,133 @@
+"""What every figure shares: the result row, sizes, identities, percentiles, ports and process memory."""
+
+from __future__ import annotations
+
+import math
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+ROOT = Path(__file__).resolve().parents[1]
+SIGNING_SECRET = "bench-signing-secret-0123456789abcdef"
+CHANNEL = "CRELEASES"  # the 18-item release lives here
+LARGE_CHANNEL = "CANNOUNCE"  # the large release gets a channel of its own so `status` needs no name
+MANAGER = "UMAYA0001"
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """How much work each figure does; `smoke` shrinks everything so the whole run takes seconds."""
+
+    large_items: int
+    requests_1_client: int
+    requests_per_client_20: int
+    rounds: int
+    warmup: int
+    startup_repeats: int
+    idle_seconds: float
+
+
+FULL = Sizes(
+    large_items=500,
+    requests_1_client=1000,
+    requests_per_client_20=100,
+    rounds=5,
+    warmup=40,
+    startup_repeats=5,
+    idle_seconds=2.0,
+)
+SMOKE = Sizes(
+    large_items=30,
+    requests_1_client=20,
+    requests_per_client_20=2,
+    rounds=1,
+    warmup=5,
+    startup_repeats=1,
+    idle_seconds=0.3,
+)
+
+
+@dataclass(slots=True)
+class Result:
+    """One row of the report: a value, its baseline from the same run, and the budget it is held to."""
+
+    group: str
+    figure: str
+    value: float | None
+    baseline: float | None
+    unit: str
+    budget: str  # human-readable, e.g. "≤ 1.5× baseline" or "< 150 MB"
+    limit: float | None  # None: reported for information, no budget
+    on: Literal["ratio", "value"] = "ratio"
+    strict: bool = False  # "<" rather than "≤"
+    notes: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        """value / baseline, when both are known."""
+        if self.value is None or not self.baseline:
+            return None
+        return self.value / self.baseline
+
+    @property
+    def passed(self) -> bool | None:
+        """Within budget? None when there is no budget or nothing was measured."""
+        measured = self.ratio if self.on == "ratio" else self.value
+        if self.limit is None or measured is None:
+            return None
+        return measured < self.limit if self.strict else measured <= self.limit
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of a row."""
+        return {
+            "group": self.group,
+            "figure": self.figure,
+            "value": self.value,
+            "baseline": self.baseline,
+            "ratio": self.ratio,
+            "unit": self.unit,
+            "budget": self.budget,
+            "budget_limit": self.limit,
+            "budget_on": self.on,
+            "pass": self.passed,
+            "notes": self.notes,
+        }
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100): always a value that was actually observed."""
+    if not samples:
+        raise ValueError("no samples")
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float, what: str, every: float = 0.05) -> Any:
+    """Poll until the predicate is truthy; RuntimeError naming `what` after the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process in MiB, from /proc (psutil is not a dependency)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")

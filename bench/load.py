@@ -1,0 +1,122 @@
+"""Load: signed slash commands built up front, sent over keep-alive connections from client threads."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bench.common import CHANNEL, MANAGER, SIGNING_SECRET
+from bot.sandbox.sender import SlackSender, sign
+from bot.sandbox.workspace import Workspace
+
+Request = tuple[bytes, dict[str, str]]
+
+
+class _Recorder(SlackSender):
+    """SlackSender that signs and returns the request instead of sending it."""
+
+    def post(
+        self,
+        body: str,
+        content_type: str,
+        *,
+        headers: dict[str, str] | None = None,
+        timestamp: int | str | None = None,
+        secret: str | None = None,
+    ) -> tuple[int, Any]:
+        ts = str(timestamp if timestamp is not None else int(time.time()))
+        signed = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": sign(secret or self.signing_secret, ts, body),
+            **(headers or {}),
+        }
+        return 0, (body.encode(), signed)
+
+
+def slash_commands(workspace: Workspace, text: str, count: int) -> list[Request]:
+    """`count` distinct signed `/release <text>` requests; their response_urls are never used."""
+    recorder = _Recorder("http://unused/", SIGNING_SECRET, workspace)
+    return [recorder.command(MANAGER, CHANNEL, text)[1] for _ in range(count)]
+
+
+@dataclass(slots=True)
+class Run:
+    """Latencies of a load run (ms) and its wall time."""
+
+    latencies_ms: list[float]
+    seconds: float
+
+    def extend(self, other: Run) -> None:
+        """Add another run's samples and time (rounds of the same target)."""
+        self.latencies_ms += other.latencies_ms
+        self.seconds += other.seconds
+
+    @property
+    def throughput(self) -> float:
+        """Requests per second over the whole run."""
+        return len(self.latencies_ms) / self.seconds if self.seconds else 0.0
+
+
+def first_reply(port: int, request: Request) -> tuple[int, Any]:
+    """Send one request and decode the reply (to check we measure the path we think we do)."""
+    conn = _connect(port)
+    try:
+        status, data = _send(conn, request)
+    finally:
+        conn.close()
+    return status, json.loads(data) if data.startswith(b"{") else data.decode()
+
+
+def run_clients(port: int, per_client: list[list[Request]]) -> Run:
+    """One thread and one keep-alive connection per client, all released together; raises on any non-200."""
+    conns = [_connect(port) for _ in per_client]  # connection set-up is not what we measure
+    results: list[list[float]] = [[] for _ in per_client]
+    errors: list[str] = []
+    start = threading.Barrier(len(per_client) + 1)
+
+    def client(index: int) -> None:
+        conn, out = conns[index], results[index]
+        start.wait()
+        for request in per_client[index]:
+            t0 = time.perf_counter()
+            status, _body = _send(conn, request)
+            out.append((time.perf_counter() - t0) * 1000)
+            if status != 200:
+                errors.append(f"HTTP {status}")
+                return
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(len(per_client))]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - began
+    for conn in conns:
+        conn.close()
+    if errors:
+        raise RuntimeError(f"{len(errors)} requests failed, first: {errors[0]}")
+    return Run([ms for out in results for ms in out], seconds)
+
+
+def _connect(port: int) -> http.client.HTTPConnection:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.connect()
+    assert conn.sock is not None
+    # One request is one small write, but rule out Nagle + delayed-ACK stalls anyway.
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return conn
+
+
+def _send(conn: http.client.HTTPConnection, request: Request) -> tuple[int, bytes]:
+    body, headers = request
+    conn.request("POST", "/slack/events", body=body, headers=headers)
+    response = conn.getresponse()
+    return response.status, response.read()

@@ -1,0 +1,158 @@
+"""Processes under test: `release-captain serve` and the bare Bolt app, spawned alike, timed to /healthz."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Literal
+
+from bench.common import ROOT, SIGNING_SECRET, free_port, rss_mb
+from bench.seed import create_release, runtime
+from bot.sandbox.emulator import SlackEmulator
+
+Kind = Literal["bot", "bare"]
+RELEASE_NAME = "Payments 2.4"
+_START_TIMEOUT = 30.0
+
+
+class Server:
+    """One spawned server process; knows how long it took from spawn to its first healthy /healthz."""
+
+    def __init__(self, kind: Kind, command: list[str], env: dict[str, str], workdir: Path) -> None:
+        self.kind = kind
+        self.port = int(env["PORT"])
+        self.log_path = workdir / f"{kind}-{self.port}.log"
+        with self.log_path.open("wb") as log:
+            self.spawned_at = time.perf_counter()
+            self.proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=log)
+        self.healthy_at = self._wait_healthy()
+        self.served_load = False
+
+    @property
+    def startup_seconds(self) -> float:
+        """Spawn to the first 200 from /healthz."""
+        return self.healthy_at - self.spawned_at
+
+    def rss_mb(self) -> float:
+        """Current resident memory."""
+        return rss_mb(self.proc.pid)
+
+    def stop(self) -> None:
+        """SIGTERM (uvicorn shuts down gracefully), SIGKILL if it will not go."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def _wait_healthy(self) -> float:
+        # Poll tightly: the figure is start-up time, so the poll interval must not dominate it.
+        deadline = self.spawned_at + _START_TIMEOUT
+        while time.perf_counter() < deadline:
+            if self.proc.poll() is not None:
+                tail = self.log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}:\n{tail}")
+            if _healthz(self.port) == 200:
+                return time.perf_counter()
+            time.sleep(0.005)
+        self.stop()
+        raise RuntimeError(f"{self.kind} did not answer /healthz within {_START_TIMEOUT}s ({self.log_path})")
+
+
+def _healthz(port: int) -> int | None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        conn.request("GET", "/healthz")
+        return conn.getresponse().status
+    except OSError:
+        return None
+    finally:
+        conn.close()
+
+
+class Lab:
+    """An emulator and a SQLite database holding an 18-item release with owners and a published card.
+
+    Servers are pooled: figures that only need *a* running server share one, so a full run spawns few.
+    """
+
+    def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="rc-bench-")
+        self.workdir = Path(self._tmp.name)
+        self.emulator = SlackEmulator().start()
+        self.database_url = f"sqlite:///{self.workdir / 'serve.db'}"
+        self._pool: dict[Kind, Server] = {}
+        self._seed()
+
+    def _seed(self) -> None:
+        rt = runtime(self.database_url, self.emulator)
+        try:
+            release_id = create_release(rt, RELEASE_NAME)
+            # Publish the card now, so no spawned server starts by posting 19 messages while being measured.
+            rt.services.card_sync.sync(release_id)
+        finally:
+            rt.stop()
+
+    def env(self, port: int) -> dict[str, str]:
+        """The environment both servers get: same token, secret, Slack URL and port handling."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
+        env.update(
+            SLACK_BOT_TOKEN=self.emulator.workspace.bot_token,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=self.emulator.api_url,
+            DATABASE_URL=self.database_url,
+            HOST="127.0.0.1",
+            PORT=str(port),
+            LOG_LEVEL="INFO",
+            PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+        )
+        return env
+
+    def spawn(self, kind: Kind) -> Server:
+        """A fresh process of that kind; the caller stops it (or hands it to the pool with `keep`)."""
+        return Server(kind, _command(kind), self.env(free_port()), self.workdir)
+
+    def keep(self, server: Server) -> None:
+        """Let later figures reuse a running server instead of spawning another."""
+        old = self._pool.get(server.kind)
+        if old is not None and old is not server:
+            old.stop()
+        self._pool[server.kind] = server
+
+    def server(self, kind: Kind, *, fresh: bool = False) -> Server:
+        """A pooled server; `fresh` insists on one that has not served load yet."""
+        current = self._pool.get(kind)
+        if current is None or (fresh and current.served_load):
+            current = self.spawn(kind)
+            self.keep(current)
+        return current
+
+    def close(self) -> None:
+        """Stop every server and the emulator; remove the database."""
+        for server in self._pool.values():
+            server.stop()
+        self._pool.clear()
+        self.emulator.stop()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _command(kind: Kind) -> list[str]:
+    if kind == "bare":
+        return [sys.executable, "-m", "bench.bare_app"]
+    # What an operator runs: the console script, which is a plain Python launcher next to the interpreter.
+    script = Path(sys.executable).with_name("release-captain")
+    return [str(script), "serve"] if script.exists() else [sys.executable, "-m", "bot", "serve"]
