@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -18,7 +18,7 @@ from bot.domain.text import escape_mrkdwn, name_key
 from bot.ports import CardSyncRequests, Clock, Directory
 from bot.services.context import RequestContext
 from bot.services.people import People
-from bot.services.views import load_release_view
+from bot.services.views import ViewCache, load_release_view
 from storage import repo
 from storage.db import unit_of_work
 from storage.tables import AuditEvent, ChecklistItem, ItemOwner, Release
@@ -44,6 +44,7 @@ class Deps:
     clock: Clock
     people: People
     admins: frozenset[str] = frozenset()
+    views: ViewCache = field(default_factory=ViewCache)
 
 
 class ServiceBase:
@@ -75,7 +76,7 @@ class ServiceBase:
             candidates = candidates + _named_elsewhere(session, release_ref, need_active)
         release = resolve_release(release_ref, candidates)
         _check_active(release, need_active)
-        view = load_release_view(session=session, release=release)
+        view = self._deps.views.load(session=session, release=release)
         if item_ref is None:
             return Target(release, view)
         chosen = resolve_item(item_ref, view.items, release_name=release.name)

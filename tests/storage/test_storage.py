@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
-from bot.services.views import load_release_view
+from bot.services.views import ViewCache, load_release_view
 from storage import repo
 from storage.db import make_engine, unit_of_work
 from storage.migrate import current_revision, head_revision, upgrade
@@ -203,3 +203,24 @@ def test_loading_a_release_takes_the_same_statements_at_any_size(engine) -> None
         return run
 
     assert _count_statements(engine, load(small)) == _count_statements(engine, load(large))
+
+
+def test_the_view_cache_follows_the_card_version(engine) -> None:
+    cache = ViewCache(size=2)
+    release_id = _create(engine, n_items=2)
+
+    def view():
+        with unit_of_work(engine, write=False) as session:
+            release = repo.get_release(session=session, release_id=release_id)
+            assert release is not None
+            return cache.load(session=session, release=release)
+
+    first = view()
+    assert view() is first  # same version: served from memory
+    with unit_of_work(engine) as session:
+        item = repo.items_of(session=session, release_id=release_id)[0]
+        repo.add_owners(session=session, item_id=item.id or 0, owners=[("user", "U7")])
+        repo.touch_card(session=session, release_id=release_id, now=NOW)
+    second = view()
+    assert second is not first
+    assert [o.slack_id for o in second.items[0].owners] == ["U7"]
