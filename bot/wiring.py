@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
 from sqlalchemy import Engine
 
-from bot.app import create_app
+from bot.app import create_app, make_sealer
 from bot.card_worker import CardWorker
 from bot.config import Settings
 from bot.domain.checklists import TemplateLibrary, builtin_templates_dir
@@ -76,7 +76,9 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
             ServerErrorRetryHandler(max_retry_count=2),
         ],
     )
-    card_sync = CardSync(engine=engine, publisher=SlackCardPublisher(publish_client), clock=clock)
+    card_sync = CardSync(
+        engine=engine, publisher=SlackCardPublisher(publish_client, make_sealer(settings)), clock=clock
+    )
     worker = CardWorker(card_sync, sweep_seconds=settings.card_sweep_seconds)
     templates = load_templates(settings)
     directory = SlackDirectory(lookup_client)
@@ -96,7 +98,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         releases=ReleaseService(deps, templates=templates),
         items=items,
         reactions=ReactionService(
-            items, sign_off_emoji=settings.sign_off_emoji, block_emoji=settings.block_emoji
+            items, engine=engine, sign_off_emoji=settings.sign_off_emoji, block_emoji=settings.block_emoji
         ),
         card_sync=card_sync,
         notices=Notices(publish_client),

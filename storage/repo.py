@@ -265,9 +265,13 @@ def mark_card_note_posted(*, session: Session, note_id: int, ts: str) -> None:
 def record_event(*, session: Session, event_id: str, now: datetime) -> bool:
     """Remember a Slack event id; False when it was already recorded (a retry or a duplicate)."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(ProcessedEvent).values(event_id=event_id, received_at=now).on_conflict_do_nothing()
-    result = session.exec(stmt)  # type: ignore[call-overload]
-    return (result.rowcount or 0) == 1
+    stmt = (
+        insert(ProcessedEvent)
+        .values(event_id=event_id, received_at=now)
+        .on_conflict_do_nothing()
+        .returning(ProcessedEvent.event_id)  # rowcount is not reliable for ON CONFLICT on every driver
+    )
+    return session.exec(stmt).first() is not None  # type: ignore[call-overload]
 
 
 def item_by_message(*, session: Session, channel_id: str, ts: str) -> tuple[Release, ChecklistItem] | None:
@@ -301,8 +305,13 @@ def signoffs_of(*, session: Session, item_id: int) -> list[str]:
 def add_signoff(*, session: Session, item_id: int, user_id: str, now: datetime) -> bool:
     """Record one owner's signature; False when they had already signed."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(ItemSignoff).values(item_id=item_id, user_id=user_id, at=now).on_conflict_do_nothing()
-    return (session.exec(stmt).rowcount or 0) == 1  # type: ignore[call-overload]
+    stmt = (
+        insert(ItemSignoff)
+        .values(item_id=item_id, user_id=user_id, at=now)
+        .on_conflict_do_nothing()
+        .returning(ItemSignoff.id)
+    )
+    return session.exec(stmt).first() is not None  # type: ignore[call-overload]
 
 
 def remove_signoffs(*, session: Session, item_id: int, user_id: str | None = None) -> None:

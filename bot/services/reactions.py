@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.domain.model import ItemState, ReleaseState
@@ -45,10 +46,12 @@ class ReactionService:
         self,
         items: ItemService,
         *,
+        engine: Engine,
         sign_off_emoji: Collection[str] = DEFAULT_SIGN_OFF_EMOJI,
         block_emoji: Collection[str] = DEFAULT_BLOCK_EMOJI,
     ) -> None:
         self._items = items
+        self._engine = engine
         self._kinds = {**{e: BLOCK for e in block_emoji}, **{e: SIGN_OFF for e in sign_off_emoji}}
 
     def react(self, ctx: RequestContext, event: ReactionEvent) -> ItemChange | Ignored:
@@ -56,7 +59,7 @@ class ReactionService:
         kind = self._kinds.get(base_emoji(event.reaction))
         if kind is None:
             return Ignored()
-        with unit_of_work(self._items._engine, write=False) as session:
+        with unit_of_work(self._engine, write=False) as session:
             found = repo.item_by_message(session=session, channel_id=event.channel_id, ts=event.message_ts)
         if found is None:
             return Ignored()
@@ -67,9 +70,6 @@ class ReactionService:
             return Ignored(
                 notice=f"{escape_mrkdwn(release.name)} is {state}, so reactions no longer change it."
             )
-        move = _move_for(kind, event.added, ItemState(item.state))
-        if move is None:
-            return Ignored()
 
         def newest(session: Session, item_id: int) -> bool:
             # Slack may deliver a removal before the addition it undoes; the later event_ts wins.
@@ -81,6 +81,13 @@ class ReactionService:
                 present=event.added,
                 event_ts=event.event_ts,
             )
+
+        move = _move_for(kind, event.added, ItemState(item.state))
+        if move is None:
+            # Nothing to change now, but remember the event so an older one arriving later loses.
+            with unit_of_work(self._engine) as session:
+                newest(session, item.id)
+            return Ignored()
 
         try:
             change = self._items.transition_item(ctx, item.id, move, guard=newest)

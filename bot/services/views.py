@@ -31,6 +31,7 @@ def item_view(item: ChecklistItem, owners: list[ItemOwner]) -> ItemView:
         evidence_required=item.evidence_required,
         signed_off_by=item.signed_off_by,
         signed_off_at=item.signed_off_at,
+        id=item.id,
     )
 
 

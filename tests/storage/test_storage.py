@@ -224,3 +224,32 @@ def test_the_view_cache_follows_the_card_version(engine) -> None:
     second = view()
     assert second is not first
     assert [o.slack_id for o in second.items[0].owners] == ["U7"]
+
+
+def test_an_event_id_is_recorded_once(engine) -> None:
+    with unit_of_work(engine) as session:
+        assert repo.record_event(session=session, event_id="Ev1", now=NOW)
+    with unit_of_work(engine) as session:
+        assert not repo.record_event(session=session, event_id="Ev1", now=NOW)
+        assert repo.record_event(session=session, event_id="Ev2", now=NOW)
+
+
+def test_signatures_are_recorded_once_per_person(engine) -> None:
+    release_id = _create(engine, n_items=1)
+    with unit_of_work(engine) as session:
+        item_id = repo.items_of(session=session, release_id=release_id)[0].id or 0
+        assert repo.add_signoff(session=session, item_id=item_id, user_id="U1", now=NOW)
+        assert not repo.add_signoff(session=session, item_id=item_id, user_id="U1", now=NOW)
+        assert repo.add_signoff(session=session, item_id=item_id, user_id="U2", now=NOW)
+        assert repo.signoffs_of(session=session, item_id=item_id) == ["U1", "U2"]
+
+
+def test_an_older_reaction_event_loses_to_a_newer_one(engine) -> None:
+    release_id = _create(engine, n_items=1)
+    with unit_of_work(engine) as session:
+        item_id = repo.items_of(session=session, release_id=release_id)[0].id or 0
+        mark = {"session": session, "item_id": item_id, "user_id": "U1", "kind": "sign_off"}
+        assert repo.newer_reaction(**mark, present=False, event_ts="1700000000.000200")
+        assert not repo.newer_reaction(**mark, present=True, event_ts="1700000000.000100")
+        assert not repo.newer_reaction(**mark, present=True, event_ts="1700000000.000200")
+        assert repo.newer_reaction(**mark, present=True, event_ts="1700000001.000000")
