@@ -47,6 +47,14 @@ class Directory(Protocol):
         ...
 
 
+class ReactionReader(Protocol):
+    """Reads a message's reactions (Slack's reactions.get)."""
+
+    def reactions(self, channel_id: str, ts: str) -> list[tuple[str, list[str]]]:
+        """(emoji name, user ids) pairs on one message; empty when the message is gone."""
+        ...
+
+
 class CardPublisher(Protocol):
     """Posts and edits the release card and its item replies; returns message timestamps."""
 

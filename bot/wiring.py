@@ -19,6 +19,7 @@ from bot.services.card_sync import CardSync
 from bot.services.items import ItemService
 from bot.services.people import People
 from bot.services.reactions import ReactionService
+from bot.services.reconcile import Reconciler
 from bot.services.registry import Services
 from bot.services.releases import ReleaseService
 from bot.slack.directory import SlackDirectory
@@ -51,6 +52,7 @@ class Runtime:
         """Stop background work and close the database pool."""
         self.worker.stop()
         self.services.notices.close()
+        self.services.reconciler.close()
         self.engine.dispose()
 
 
@@ -99,6 +101,12 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         items=items,
         reactions=ReactionService(
             items, engine=engine, sign_off_emoji=settings.sign_off_emoji, block_emoji=settings.block_emoji
+        ),
+        reconciler=Reconciler(
+            items,
+            engine=engine,
+            reader=SlackDirectory(publish_client),
+            sign_off_emoji=settings.sign_off_emoji,
         ),
         card_sync=card_sync,
         notices=Notices(publish_client),

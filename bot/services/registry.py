@@ -11,6 +11,7 @@ from bot.ports import Clock, Notices
 from bot.services.card_sync import CardSync
 from bot.services.items import ItemService
 from bot.services.reactions import ReactionService
+from bot.services.reconcile import Reconciler
 from bot.services.releases import ReleaseService
 
 
@@ -24,5 +25,6 @@ class Services:
     releases: ReleaseService
     items: ItemService
     reactions: ReactionService
+    reconciler: Reconciler
     card_sync: CardSync
     notices: Notices

@@ -73,3 +73,13 @@ class SlackDirectory:
             is_archived=bool(data.get("is_archived")),
             is_private=bool(data.get("is_private")),
         )
+
+    def reactions(self, channel_id: str, ts: str) -> list[tuple[str, list[str]]]:
+        """Reactions on one message, as (emoji, users); empty when the message is gone."""
+        try:
+            message = self._client.reactions_get(channel=channel_id, timestamp=ts, full=True)["message"]
+        except SlackApiError as exc:
+            if exc.response.get("error") in {"message_not_found", "channel_not_found", "no_item_specified"}:
+                return []
+            raise
+        return [(r["name"], list(r.get("users") or [])) for r in message.get("reactions") or []]

@@ -184,3 +184,20 @@ def test_reactions_elsewhere_are_acknowledged_and_ignored(
     status, _ = release.sender.reaction(BOB, CHANNEL, other.ts, "white_check_mark")
     assert status == 200
     assert not emulator.ephemerals(CHANNEL, BOB)
+
+
+def test_a_reaction_slack_never_delivered_is_applied_when_status_is_asked(
+    release: BotProcess, emulator: SlackEmulator
+) -> None:
+    ts = _item_ts(emulator, DEPENDENCY_CHECK)
+    emulator.workspace.add_reaction(CHANNEL, ts, ANA, "white_check_mark")  # no event sent: it was lost
+    emulator.workspace.add_reaction(
+        CHANNEL, _item_ts(emulator, 9), BOB, "white_check_mark"
+    )  # bob owns nothing
+    release.command(MAYA, "status")
+    wait_until(
+        lambda: "done by <@UANA00001>" in _item_text(emulator, DEPENDENCY_CHECK),
+        what="the reconciled sign-off",
+    )
+    assert "reconciled" in reply_text(release.command(MAYA, f"log {DEPENDENCY_CHECK}"))
+    assert "⬜ open" in _item_text(emulator, 9)

@@ -10,7 +10,9 @@ from bot.domain.transitions import Move
 from bot.services.context import RequestContext
 from bot.services.registry import Services
 from bot.slack import ids, render, replies
+from bot.slack.listeners.views import new_release_form
 from bot.slack.replies import Reply
+from bot.slack.seal import Sealer
 
 _MOVES = {
     c.TransitionAction.START: Move.START,
@@ -20,11 +22,17 @@ _MOVES = {
 }
 
 
-def register(app, services: Services) -> None:
+def register(app, services: Services, sealer: Sealer) -> None:
     """Attach the slash command listener."""
 
     @app.command(ids.COMMAND)
-    def release_command(ack, command: dict, context) -> None:
+    def release_command(ack, command: dict, context, client) -> None:
+        if (command.get("text") or "").strip().lower() in {"new", "create"}:
+            # Bare `new` asks for the details in a form instead of answering with the usage line.
+            view = new_release_form(services, sealer, command["user_id"], command["channel_id"])
+            client.views_open(trigger_id=command["trigger_id"], view=view)
+            ack()
+            return
         ctx = RequestContext(
             actor=Actor(command["user_id"], command.get("team_id")),
             channel_id=command["channel_id"],
@@ -48,7 +56,10 @@ def run(cmd: c.Command, ctx: RequestContext, services: Services) -> Reply:
         case c.ListReleases():
             return render.release_list(releases.list_releases(ctx), now)
         case c.Status(release=ref):
-            return render.status(releases.status(ctx, ref), now)
+            view = releases.status(ctx, ref)
+            # Reactions Slack failed to deliver are caught up in the background, for the next look.
+            services.reconciler.request(view.id)
+            return render.status(view, now)
         case c.Assign(release=ref, item=item, owners=owners):
             return replies.owners_changed(services.items.assign(ctx, ref, item, owners))
         case c.Unassign(release=ref, item=item, owners=owners):
