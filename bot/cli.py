@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from bot.config import Settings, SettingsError, configure_logging, load_settings
+from bot.config import SLACK_API_URL, Settings, SettingsError, configure_logging, load_settings
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Release Captain: go-live checklists in Slack."
@@ -69,6 +69,40 @@ def run() -> None:
         f"No Slack credentials found: starting the local sandbox (release-captain shell). {CONNECT_HINT}"
     )
     run_shell(settings)
+
+
+@app.command()
+def shell(
+    database: Annotated[
+        str | None, typer.Option(help="Keep releases in this database URL (default: a throwaway one).")
+    ] = None,
+) -> None:
+    """Try Release Captain in the terminal against a pretend Slack workspace; no Slack credentials needed."""
+    from bot.sandbox.shell import run_shell
+
+    if not run_shell(_sandbox_settings(), database_url=database):
+        raise typer.Exit(2)
+
+
+@app.command()
+def demo() -> None:
+    """Watch a scripted release in the sandbox: create, assign, sign off, block, reschedule, status."""
+    from bot.sandbox.demo import run_demo
+
+    run_demo(settings=_sandbox_settings())
+
+
+def _sandbox_settings() -> Settings:
+    """Settings for the sandbox, which talks only to its own emulator: any SLACK_* variables are ignored."""
+    try:
+        settings = load_settings(
+            slack_bot_token=None, slack_signing_secret=None, slack_app_token=None, slack_api_url=SLACK_API_URL
+        )
+    except SettingsError as exc:
+        typer.echo(f"release-captain: {exc}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings)
+    return settings
 
 
 @app.command()
