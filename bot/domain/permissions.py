@@ -85,6 +85,23 @@ def allowed(action: Action, roles: Collection[Role]) -> bool:
     return bool(POLICY[action].intersection(roles))
 
 
+# What each action is called in a refusal: "Only … can <words> <item>."
+ACTION_WORDS = {
+    Action.CREATE_RELEASE: "create releases in",
+    Action.VIEW: "see",
+    Action.ASSIGN: "assign owners to",
+    Action.UNASSIGN: "remove owners from",
+    Action.START: "start",
+    Action.SIGN_OFF: "sign off",
+    Action.REOPEN: "reopen",
+    Action.BLOCK: "block",
+    Action.NOT_APPLICABLE: "mark as not applicable",
+    Action.WAIVE: "waive",
+    Action.RESCHEDULE: "reschedule",
+    Action.CANCEL: "cancel",
+}
+
+
 def who_may(action: Action) -> str:
     """Plain words for the roles that may perform an action, for refusals."""
     names = {Role.OWNER: "the item's owners", Role.MANAGER: "the release managers", Role.ADMIN: "admins"}

@@ -184,7 +184,7 @@ def refusal(action: Action, verb: str, target: Target) -> str:
         f"<!subteam^{o.slack_id}>" if o.kind == OwnerKind.GROUP.value else f"<@{o.slack_id}>"
         for o in target.owners or []
     )
-    line = f"Only {permissions.who_may(action)} can {verb.replace('_', ' ')} {what}."
+    line = f"Only {permissions.who_may(action)} can {permissions.ACTION_WORDS[action]} {what}."
     if owners and Role.OWNER in permissions.POLICY[action]:
         line += f" Owners: {owners}."
     return line + f" Managers of {escape_mrkdwn(target.release.name)}: {managers}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from bot.domain.commands import SUBCOMMANDS
@@ -83,7 +84,7 @@ def audit_log(lines: Sequence[AuditLine], subject: str) -> Reply:
     for line in lines:
         what = escape_mrkdwn(line.item_title) + ": " if line.item_title else ""
         change = f" ({line.before} → {line.after})" if line.before != line.after and line.after else ""
-        detail = f" — {escape_mrkdwn(clip(line.detail, 200))}" if line.detail else ""
+        detail = f" — {_keep_mentions(escape_mrkdwn(clip(line.detail, 200)))}" if line.detail else ""
         flag = "" if line.outcome == "applied" else f" [{line.outcome}]"
         how = f"{line.action}{change}{flag} via {line.source}{detail}"
         rows.append(f"{date_token(line.at)} <@{line.actor}> {what}{how}")
@@ -118,3 +119,12 @@ def error_reply(message: str, hint: str | None = None) -> Reply:
     """A friendly error; the message is already escaped where it quotes user text."""
     body = message if not hint else f"{message}\n{hint}"
     return text_reply(f"⚠️ {body}")
+
+
+# A mention of a user or group id, as escape_mrkdwn leaves it: safe to turn back into a mention.
+_ESCAPED_MENTION = re.compile(r"&lt;(@[UW][A-Z0-9]{2,20}|!subteam\^S[A-Z0-9]{2,20})&gt;")
+
+
+def _keep_mentions(escaped: str) -> str:
+    """Audit details name owners by id; show them as names, while everything else stays inert."""
+    return _ESCAPED_MENTION.sub(r"<\1>", escaped)

@@ -89,3 +89,9 @@ def test_impossible_moves_say_how_to_get_there(move: Move, state: ItemState) -> 
 
 def test_every_move_names_a_permission() -> None:
     assert {rule.action for rule in RULES.values()} <= set(Action)
+
+
+def test_every_action_has_words_for_refusals() -> None:
+    from bot.domain.permissions import ACTION_WORDS
+
+    assert set(ACTION_WORDS) == set(Action)

@@ -112,3 +112,36 @@ def test_the_card_shows_progress_sections_blockers_and_overdue() -> None:
     assert "Blocked:" in body and "Overdue:" in body and "<@UMAYA0001>" in body
     assert "<!date^" in body
     assert "planning" in text
+
+
+def test_audit_details_show_owner_mentions_but_nothing_else() -> None:
+    from bot.services.results import AuditLine
+    from bot.slack.replies import audit_log
+
+    lines = [
+        AuditLine(
+            NOW,
+            "UMAYA0001",
+            "assign",
+            "command",
+            "applied",
+            "Backup",
+            None,
+            None,
+            "<@UANA00001> <!subteam^S0QA00001>",
+        ),
+        AuditLine(
+            NOW,
+            "UANA00001",
+            "done",
+            "command",
+            "applied",
+            "Backup",
+            "open",
+            "done",
+            "<!channel> <https://x|y>",
+        ),
+    ]
+    text = str(audit_log(lines, "5")[1])
+    assert "<@UANA00001>" in text and "<!subteam^S0QA00001>" in text
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text and "<https://x" not in text
