@@ -8,7 +8,7 @@ from slack_sdk import WebClient
 from bot.config import Settings
 from bot.services.registry import Services
 from bot.slack import errors
-from bot.slack.listeners import commands, events, fallbacks
+from bot.slack.listeners import actions, commands, events, fallbacks, views
 from bot.slack.seal import Sealer
 
 
@@ -24,12 +24,20 @@ def create_app(settings: Settings, services: Services, client: WebClient) -> App
         token_verification_enabled=False,
         request_verification_enabled=not settings.socket_mode,
     )
-    # Buttons and modals carry sealed item references; the key never leaves the server.
-    sealer = Sealer(
-        signing_secret or (settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else "")
-    )
+    sealer = make_sealer(settings)
     errors.install(app, services.notices)
-    commands.register(app, services)
+    commands.register(app, services, sealer)
     events.register(app, services, sealer)
+    actions.register(app, services, sealer)
+    views.register(app, services, sealer)
     fallbacks.register(app)
     return app
+
+
+def make_sealer(settings: Settings) -> Sealer:
+    """The one Sealer of this deployment: the listeners and the card publisher must share its key."""
+    # Buttons and modals carry sealed item references; the key never leaves the server.
+    signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    return Sealer(
+        signing_secret or (settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else "")
+    )

@@ -118,6 +118,7 @@ class ItemView:
     evidence_required: bool = False
     signed_off_by: str | None = None
     signed_off_at: datetime | None = None
+    id: int | None = None  # the database id, for buttons that name the item
 
     def is_overdue(self, now: datetime) -> bool:
         """Open work past its due time."""

@@ -8,6 +8,9 @@ from slack_sdk import WebClient
 
 from bot.domain.model import ItemView, ReleaseView
 from bot.slack import render
+from bot.slack.blocks import Block
+from bot.slack.item_actions import item_actions
+from bot.slack.seal import Sealer
 
 # Marks the bot's own card messages so they can be recognised in channel history.
 CARD_EVENT = "release_captain_card"
@@ -17,8 +20,9 @@ ITEM_EVENT = "release_captain_item"
 class SlackCardPublisher:
     """Posts and edits the card and its thread replies."""
 
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, sealer: Sealer | None = None) -> None:
         self._client = client
+        self._sealer = sealer  # None: items are posted without buttons
 
     def post_card(self, release: ReleaseView, now: datetime) -> str:
         """Post the card message in the release channel."""
@@ -39,7 +43,7 @@ class SlackCardPublisher:
 
     def post_item(self, release: ReleaseView, item: ItemView, card_ts: str, now: datetime) -> str:
         """Post an item as a reply in the card's thread."""
-        text, blocks = render.item(release, item, now)
+        text, blocks = render.item(release, item, now, actions=self._actions(release, item))
         response = self._client.chat_postMessage(
             channel=release.channel_id,
             thread_ts=card_ts,
@@ -55,8 +59,14 @@ class SlackCardPublisher:
 
     def update_item(self, release: ReleaseView, item: ItemView, ts: str, now: datetime) -> None:
         """Edit an item's reply in place."""
-        text, blocks = render.item(release, item, now)
+        text, blocks = render.item(release, item, now, actions=self._actions(release, item))
         self._client.chat_update(channel=release.channel_id, ts=ts, text=text, blocks=blocks)
+
+    def _actions(self, release: ReleaseView, item: ItemView) -> list[Block]:
+        """Buttons for the item's next likely step; none once the release takes no more changes."""
+        if self._sealer is None or item.id is None or not release.state.is_active:
+            return []
+        return [item_actions(self._sealer, item.id, item.state)]
 
     def post_thread_note(self, release: ReleaseView, card_ts: str, text: str) -> str:
         """Post a note in the card's thread."""

@@ -89,8 +89,10 @@ def card(release: ReleaseView, now: datetime) -> tuple[str, list[Block]]:
     return text, blocks
 
 
-def item(release: ReleaseView, it: ItemView, now: datetime) -> tuple[str, list[Block]]:
-    """An item's thread reply."""
+def item(
+    release: ReleaseView, it: ItemView, now: datetime, *, actions: list[Block] | None = None
+) -> tuple[str, list[Block]]:
+    """An item's thread reply, with `actions` (its buttons) at the end."""
     title = escape_mrkdwn(it.title)
     section_name = escape_mrkdwn(it.section)
     body = f"*{it.position}. {title}* · {section_name}"
@@ -106,6 +108,7 @@ def item(release: ReleaseView, it: ItemView, now: datetime) -> tuple[str, list[B
     detail = _item_detail(it)
     if detail:
         blocks.append(context(detail))
+    blocks.extend(actions or [])
     return f"{it.position}. {title} — {STATE_WORDS[it.state]}", blocks
 
 

@@ -1,0 +1,97 @@
+"""Buttons on item replies and thread prompts: ack at once, then act, or open the form that asks for more."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.domain.errors import InvalidInput
+from bot.domain.text import escape_mrkdwn
+from bot.domain.transitions import RULES, Move
+from bot.services.items import EvidenceNeeded
+from bot.services.registry import Services
+from bot.slack import modals
+from bot.slack.ids import ActionId, ViewId
+from bot.slack.item_actions import More, Origin, from_click, tell
+from bot.slack.seal import Sealer
+
+_FORM_OF_BUTTON = {
+    ActionId.ITEM_BLOCK: ViewId.BLOCK_REASON,
+    ActionId.ASK_BLOCK_REASON: ViewId.BLOCK_REASON,
+    ActionId.ASK_EVIDENCE: ViewId.EVIDENCE,
+}
+_FORM_OF_CHOICE = {
+    More.ASSIGN: ViewId.ASSIGN,
+    More.WAIVE: ViewId.WAIVE_REASON,
+    More.NOT_APPLICABLE: ViewId.NA_REASON,
+}
+_MOVE_OF_CHOICE = {More.START: Move.START, More.REOPEN: Move.UNDO}
+
+
+def register(app: App, services: Services, sealer: Sealer) -> None:
+    """Attach the item button listeners."""
+    items = services.items
+
+    @app.action(ActionId.ITEM_SIGN_OFF.value)
+    def sign_off(ack, body: dict, client: WebClient, context) -> None:
+        ack()
+        origin = from_click(sealer, body, context.team_id)
+        try:
+            change = items.transition_item(origin.ctx, origin.item_id, Move.DONE)
+        except EvidenceNeeded:
+            # The same rule as `/release done`: no evidence, no sign-off; so ask for it.
+            _open(client, body, origin, ViewId.EVIDENCE)
+            return
+        tell(services, sealer, origin, change)
+
+    def ask(ack, body: dict, client: WebClient, context) -> None:
+        ack()
+        origin = from_click(sealer, body, context.team_id)
+        form = _FORM_OF_BUTTON[ActionId(body["actions"][0]["action_id"])]
+        if _may(origin, form):
+            _open(client, body, origin, form)
+
+    for action in _FORM_OF_BUTTON:
+        app.action(action.value)(ask)
+
+    @app.action(ActionId.ITEM_MORE.value)
+    def more(ack, body: dict, client: WebClient, context) -> None:
+        ack()
+        origin = from_click(sealer, body, context.team_id)
+        if move := _MOVE_OF_CHOICE.get(origin.choice or ""):
+            tell(services, sealer, origin, items.transition_item(origin.ctx, origin.item_id, move))
+            return
+        form = _FORM_OF_CHOICE.get(origin.choice or "")
+        if form is None:
+            raise InvalidInput("I don't know that menu choice; please use the item's latest message.")
+        if _may(origin, form):
+            _open(client, body, origin, form)
+
+    def _may(origin: Origin, form: ViewId) -> bool:
+        """Refuse before the form is filled in: a dry run of what submitting it would do."""
+        if form is ViewId.ASSIGN:
+            items.assign_item(origin.ctx, origin.item_id, ())  # assigning nobody changes nothing
+            return True
+        move = modals.NOTE_FORMS[form].move
+        # The guard vetoes the write, so this checks permission, state and release exactly as the
+        # submission will, and raises the same friendly errors, without changing anything.
+        dry = items.transition_item(origin.ctx, origin.item_id, move, "-", guard=lambda _s, _i: False)
+        if dry.before is RULES[move].target:
+            tell(services, sealer, origin, dry)  # "already blocked; nothing changed"
+            return False
+        return True
+
+    def _open(client: WebClient, body: dict, origin: Origin, form: ViewId) -> None:
+        target = items.describe_item(origin.item_id)
+        assert target.item is not None
+        subject = (
+            f"*{target.item.position}. {escape_mrkdwn(target.item.title)}* "
+            f"({escape_mrkdwn(target.release.name)})"
+        )
+        metadata = sealer.seal(origin.metadata())
+        view = (
+            modals.assign(metadata, subject)
+            if form is ViewId.ASSIGN
+            else modals.note_form(form, metadata, subject)
+        )
+        client.views_open(trigger_id=body["trigger_id"], view=view)
