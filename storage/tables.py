@@ -184,3 +184,65 @@ class ReactionMark(SQLModel, table=True):
     kind: str = Field(max_length=16)  # sign_off | block
     present: bool
     event_ts: str = Field(max_length=32)
+
+
+class Delivery(SQLModel, table=True):
+    """One scheduled send (a digest, an escalation, a summary): the record that makes it happen once."""
+
+    __tablename__ = "delivery"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=255, unique=True)  # release:kind:recipient:slot
+    release_id: int | None = Field(default=None, foreign_key="release.id", index=True)
+    kind: str = Field(max_length=24)
+    recipient: str = Field(max_length=32)  # a user id (DMs) or a channel id
+    slot: datetime = Field(sa_column=_utc(index=True))
+    expires_at: datetime = Field(sa_column=_utc())
+    item_ids: str = Field(default="", sa_column=Column(Text, nullable=False))  # comma-separated
+    state: str = Field(default="pending", max_length=16, index=True)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    attempts: int = 0
+    not_before: datetime | None = Field(
+        default=None, sa_column=_utc(nullable=True)
+    )  # backoff after a failure
+    lease_until: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    claim_token: str | None = Field(default=None, max_length=32)  # fences the finishing update
+    unknown_outcome: bool = False  # an earlier attempt may have reached Slack; look before resending
+    channel_id: str | None = Field(default=None, max_length=32)  # where it was posted (D… for DMs)
+    message_ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(sa_column=_utc())
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class SchedulerMark(SQLModel, table=True):
+    """Named instants the scheduler keeps, such as the last tick every replica agrees on."""
+
+    __tablename__ = "scheduler_mark"
+
+    name: str = Field(primary_key=True, max_length=32)
+    at: datetime = Field(sa_column=_utc())
+
+
+class PersonPrefs(SQLModel, table=True):
+    """What a person chose with /release prefs: working hours, a zone override, muting, snoozes."""
+
+    __tablename__ = "person_prefs"
+
+    slack_id: str = Field(primary_key=True, max_length=32)
+    tz_override: str | None = Field(default=None, max_length=64)
+    work_start: str = Field(default="09:00", max_length=5)
+    work_end: str = Field(default="18:00", max_length=5)
+    work_days: str = Field(default="0,1,2,3,4", max_length=16)
+    muted: bool = False
+
+
+class Snooze(SQLModel, table=True):
+    """A person asked not to be reminded of one item until a time."""
+
+    __tablename__ = "snooze"
+    __table_args__ = (UniqueConstraint("item_id", "user_id", name="uq_snooze"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="checklist_item.id", index=True)
+    user_id: str = Field(max_length=32)
+    until: datetime = Field(sa_column=_utc())

@@ -1,0 +1,147 @@
+"""Queries for scheduled deliveries: plan once, claim with a lease, finish fenced on the claim."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col
+
+from storage.tables import Delivery, SchedulerMark
+
+PENDING, SENDING, SENT, CANCELLED, EXPIRED, DEAD = (
+    "pending",
+    "sending",
+    "sent",
+    "cancelled",
+    "expired",
+    "dead",
+)
+FINAL_STATES = (SENT, CANCELLED, EXPIRED, DEAD)
+_CHUNK = 500  # rows per INSERT: well under SQLite's bound-parameter limit
+
+
+def database_now(*, session: Session) -> datetime:
+    """The database server's clock: one clock for every replica, whatever their own say."""
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite's clock is this machine's; it has no server of its own.
+        return datetime.now(UTC)
+    value = session.exec(select(func.now())).scalar_one()  # type: ignore[call-overload]
+    return value.astimezone(UTC)
+
+
+def insert_planned(*, session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert planned deliveries, skipping keys that exist; returns the ids of the new rows."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    new_ids: list[int] = []
+    for start in range(0, len(rows), _CHUNK):
+        stmt = (
+            insert(Delivery)
+            .values(list(rows[start : start + _CHUNK]))
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(Delivery.id)
+        )
+        new_ids.extend(row[0] for row in session.exec(stmt))  # type: ignore[call-overload]
+    return new_ids
+
+
+def mark(*, session: Session, name: str) -> datetime | None:
+    """A named scheduler instant, if recorded."""
+    row = session.get(SchedulerMark, name)
+    return row.at if row else None
+
+
+def advance_mark(*, session: Session, name: str, at: datetime) -> None:
+    """Move a named instant forward (never back: replicas may tick out of order)."""
+    row = session.get(SchedulerMark, name, with_for_update=True)
+    if row is None:
+        session.add(SchedulerMark(name=name, at=at))
+    elif at > row.at:
+        row.at = at
+        session.add(row)
+    session.flush()
+
+
+def claim_due(*, session: Session, now: datetime, limit: int, lease: timedelta, token: str) -> list[Delivery]:
+    """Take up to `limit` due rows for this claimant; a row whose lease ran out is taken over."""
+    due = (
+        select(Delivery.id)
+        .where(
+            col(Delivery.slot) <= now,
+            or_(col(Delivery.not_before).is_(None), col(Delivery.not_before) <= now),
+            or_(
+                col(Delivery.state) == PENDING,
+                (col(Delivery.state) == SENDING) & (col(Delivery.lease_until) < now),
+            ),
+        )
+        .order_by(col(Delivery.slot), col(Delivery.id))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Replicas ticking together each get different rows instead of waiting on each other.
+        due = due.with_for_update(skip_locked=True)
+    ids = [row[0] for row in session.exec(due)]  # type: ignore[call-overload]
+    if not ids:
+        return []
+    # A row found in SENDING was claimed by someone who vanished mid-send: its outcome is unknown.
+    session.exec(  # type: ignore[call-overload]
+        update(Delivery)
+        .where(col(Delivery.id).in_(ids), col(Delivery.state) == SENDING)
+        .values(unknown_outcome=True)
+    )
+    session.exec(  # type: ignore[call-overload]
+        update(Delivery)
+        .where(col(Delivery.id).in_(ids))
+        .values(
+            state=SENDING,
+            lease_until=now + lease,
+            claim_token=token,
+            attempts=Delivery.attempts + 1,
+            updated_at=now,
+        )
+    )
+    stmt = select(Delivery).where(col(Delivery.id).in_(ids)).order_by(col(Delivery.slot), col(Delivery.id))
+    return list(session.exec(stmt).scalars())  # type: ignore[call-overload]
+
+
+def finish(*, session: Session, delivery_id: int, token: str, now: datetime, **values: Any) -> bool:
+    """Record the outcome of a claimed row; False when the claim was lost (another replica took over)."""
+    result = session.exec(  # type: ignore[call-overload]
+        update(Delivery)
+        .where(
+            col(Delivery.id) == delivery_id,
+            col(Delivery.claim_token) == token,
+            col(Delivery.state) == SENDING,
+        )
+        .values(**values, lease_until=None, updated_at=now)
+    )
+    return (result.rowcount or 0) == 1
+
+
+def cancel_pending(
+    *, session: Session, now: datetime, reason: str, release_id: int | None = None, item_id: int | None = None
+) -> int:
+    """Cancel planned rows that a change made pointless (the release moved, the item was signed off)."""
+    stmt = update(Delivery).where(col(Delivery.state) == PENDING)
+    if release_id is not None:
+        stmt = stmt.where(col(Delivery.release_id) == release_id)
+    if item_id is not None:
+        # Only rows about this item alone; digests listing other items still have work to do.
+        stmt = stmt.where(col(Delivery.item_ids) == str(item_id))
+    result = session.exec(stmt.values(state=CANCELLED, reason=reason, updated_at=now))  # type: ignore[call-overload]
+    return result.rowcount or 0
+
+
+def by_state(*, session: Session, states: Sequence[str], limit: int = 200) -> list[Delivery]:
+    """Deliveries in the given states, newest first (for `release-captain deliveries`)."""
+    stmt = (
+        select(Delivery)
+        .where(col(Delivery.state).in_(states))
+        .order_by(col(Delivery.updated_at).desc())
+        .limit(limit)
+    )
+    return list(session.exec(stmt).scalars())  # type: ignore[call-overload]
