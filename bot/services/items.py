@@ -123,6 +123,8 @@ class ItemService(ServiceBase):
         assert item is not None and item.id is not None and release.id is not None
         before = ItemState(item.state)
         after = next_state(move, before, title=item.title)
+        if after is None and move is Move.BLOCK and note and note != item.reason:
+            after = before  # still blocked, for a reason given now (after a ⛔ reaction) or a new one
         now = self._clock.now()
         every_owner = move is Move.DONE and item.sign_off_rule == SignOffRule.ALL.value
         waiting: tuple[Owner, ...] = ()

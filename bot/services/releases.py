@@ -205,6 +205,12 @@ class ReleaseService(ServiceBase):
             before = fresh.state
             fresh.state = ReleaseState.CANCELLED.value
             fresh.card_version += 1
+            # Item replies lose their buttons: a cancelled release takes no changes.
+            repo.touch_items(
+                session=session,
+                item_ids=[i.id for i in repo.items_of(session=session, release_id=release.id) if i.id],
+                now=now,
+            )
             fresh.updated_at = now
             session.add(fresh)
             self._audit(session, ctx, fresh, None, "cancel", before, fresh.state, now)

@@ -226,3 +226,31 @@ def test_release_new_without_arguments_opens_a_form(bot: BotProcess, emulator: S
     body = _submit(bot, MAYA, view, values(_launch_day(10)))  # submitted twice: one release
     assert "already an active release" in body["errors"]["name"], body
     assert len(_cards(emulator)) == 1
+
+
+def test_the_reason_asked_for_after_a_no_entry_reaction_is_stored(bot: BotProcess, emulator: SlackEmulator):
+    _release(bot, emulator)
+    item = _item_message(emulator, 3)
+    bot.sender.reaction(MAYA, CHANNEL, item.ts, "no_entry")
+    prompt = wait_until(
+        lambda: [
+            m for m in emulator.workspace.thread(CHANNEL, item.thread_ts) if "What is blocking it?" in m.text
+        ],
+        what="the reason prompt",
+    )[0]
+    value = _element(prompt, ActionId.ASK_BLOCK_REASON)["value"]
+    status, _ = bot.sender.action(MAYA, CHANNEL, prompt.ts, ActionId.ASK_BLOCK_REASON, value)
+    assert status == 200
+    view = _modal(emulator, MAYA, ViewId.BLOCK_REASON)
+    assert not _submit(bot, MAYA, view, {"reason": {"reason": "vendor report late"}})
+    wait_until(lambda: "vendor report late" in message_text(_item_message(emulator, 3)), what="the reason")
+    assert "vendor report late" in reply_text(bot.command(MAYA, "status"))
+
+
+def test_cancelling_a_release_takes_the_buttons_off_its_items(bot: BotProcess, emulator: SlackEmulator):
+    _release(bot, emulator)
+    bot.command(MAYA, "cancel")
+    wait_until(
+        lambda: not any(b.get("type") == "actions" for b in _item_message(emulator, 1).blocks),
+        what="item replies without buttons",
+    )

@@ -76,8 +76,9 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
         # The guard vetoes the write, so this checks permission, state and release exactly as the
         # submission will, and raises the same friendly errors, without changing anything.
         dry = items.transition_item(origin.ctx, origin.item_id, move, "-", guard=lambda _s, _i: False)
-        if dry.before is RULES[move].target:
-            tell(services, sealer, origin, dry)  # "already blocked; nothing changed"
+        # A blocked item's form still opens for Block: it sets or replaces the reason.
+        if dry.before is RULES[move].target and move is not Move.BLOCK:
+            tell(services, sealer, origin, dry)  # e.g. "already waived; nothing changed"
             return False
         return True
 
