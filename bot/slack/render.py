@@ -81,8 +81,8 @@ def card(release: ReleaseView, now: datetime) -> tuple[str, list[Block]]:
     if release.state.is_active:
         blocks.append(
             context(
-                "Each item is a reply in this thread. Sign off with `/release done <number>`; "
-                "see everything with `/release status`."
+                "Each item is a reply in this thread: react ✅ to sign it off, ⛔ if it is blocked, or use "
+                "its buttons. Everything at once: `/release status`."
             )
         )
     text = f"🚀 {name} — launches {when} · {r.closed} of {r.total} done · {state}"
