@@ -133,6 +133,88 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
         engine.dispose()
 
 
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Argument(help="What changed, e.g. 'add vote table'")]) -> None:
+    """Write a new migration from the difference between the models and the migrations (for developers)."""
+    import tempfile
+
+    from alembic import command
+
+    from storage.db import make_engine
+    from storage.migrate import alembic_config, upgrade
+
+    with tempfile.TemporaryDirectory() as scratch:
+        # Compare against a scratch database at head, never against a real one.
+        engine = make_engine(f"sqlite:///{scratch}/scratch.db")
+        upgrade(engine)
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.revision(cfg, message=message, autogenerate=True)
+        engine.dispose()
+
+
+@app.command()
+def tick(
+    at: Annotated[
+        str | None,
+        typer.Option(help="Plan and send as of this ISO-8601 instant (default: the database's now)"),
+    ] = None,
+) -> None:
+    """Run one delivery pass (reminders, summaries) and exit: for cron, Kubernetes CronJobs and tests."""
+    from datetime import UTC, datetime
+
+    from bot.wiring import build
+
+    settings = _settings()
+    when = None
+    if at is not None:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            typer.echo(
+                f"release-captain: --at {at!r} is not an ISO-8601 time, e.g. 2026-12-09T09:00:00+01:00",
+                err=True,
+            )
+            raise typer.Exit(2) from None
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    try:
+        settings.require_slack()
+    except SettingsError as exc:
+        typer.echo(f"release-captain: {exc}", err=True)
+        raise typer.Exit(2) from None
+    runtime = build(settings)
+    try:
+        typer.echo(str(runtime.services.deliveries.run_due(when)))
+    finally:
+        runtime.stop()
+
+
+@app.command()
+def deliveries(
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Only deliveries that failed for good (dead)")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="How many, newest first")] = 50,
+) -> None:
+    """List scheduled deliveries and what became of them."""
+    from storage import delivery_repo
+    from storage.db import make_engine, unit_of_work
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    states = [delivery_repo.DEAD] if failed else [*delivery_repo.FINAL_STATES, delivery_repo.PENDING]
+    try:
+        with unit_of_work(engine, write=False) as session:
+            found = delivery_repo.by_state(session=session, states=states, limit=limit)
+    finally:
+        engine.dispose()
+    for d in found:
+        typer.echo(f"{d.id}\t{d.state}\t{d.kind}\t{d.recipient}\t{d.slot.isoformat()}\t{d.reason or ''}")
+    if not found:
+        typer.echo("no failed deliveries" if failed else "no deliveries")
+
+
 @templates_app.command("list")
 def templates_list() -> None:
     """List the checklist templates a release can be created from."""

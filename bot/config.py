@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         default_factory=lambda: ["white_check_mark", "heavy_check_mark", "ballot_box_with_check"]
     )
     block_emoji: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["no_entry", "no_entry_sign"])
+    # How often the delivery ticker runs inside serve.
+    tick_seconds: float = Field(default=30.0, gt=0)
+    # How long a replica's claim on a delivery lasts before another may take it over (after a crash).
+    delivery_lease_seconds: float = Field(default=90.0, gt=0)
+    # The gap kept between two posts to one channel (Slack allows about one per second).
+    channel_pace_seconds: float = Field(default=1.0, ge=0)
     # How often the card syncer sweeps for changes it was not told about (another replica, a crash).
     card_sweep_seconds: float = Field(default=5.0, gt=0)
 

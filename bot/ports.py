@@ -125,3 +125,46 @@ class SystemClock:
     def now(self) -> datetime:
         """Now, in UTC."""
         return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """Where a message landed."""
+
+    channel: str
+    ts: str
+
+
+class DeliveryFailure(Exception):
+    """Slack refused or failed a scheduled send; subclasses say what to do next."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class UnknownOutcome(DeliveryFailure):
+    """A timeout, 5xx or internal_error: the message may or may not have been posted."""
+
+
+class Undeliverable(DeliveryFailure):
+    """The channel is gone, archived or closed to the bot: retrying will not help; managers must act."""
+
+
+class RecipientGone(DeliveryFailure):
+    """The person no longer exists or is deactivated: skip them and tell the managers."""
+
+
+class Messenger(Protocol):
+    """Posts scheduled messages, tagged so a resend can first look for an earlier attempt."""
+
+    def post(self, recipient: str, message: object, *, delivery_id: int) -> Posted:
+        """Render and post a bot.services.results.Outgoing to a channel, or DM it to a user.
+
+        Raises a DeliveryFailure subclass on failure.
+        """
+        ...
+
+    def find(self, recipient: str, delivery_id: int) -> Posted | None:
+        """An earlier post of this delivery in the recipient's recent history, if any."""
+        ...

@@ -28,7 +28,7 @@ def serve_forever(settings: Settings) -> None:
         raise SystemExit(
             f"release-captain: the database is unreachable ({exc.orig}); check DATABASE_URL."
         ) from None
-    runtime.start()
+    runtime.start(tick=True)
     try:
         if settings.socket_mode:
             _socket_mode(runtime)

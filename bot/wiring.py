@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from slack_bolt import App
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy import Engine
 
 from bot.app import create_app, make_sealer
@@ -14,8 +15,10 @@ from bot.card_worker import CardWorker
 from bot.config import Settings
 from bot.domain.checklists import TemplateLibrary, builtin_templates_dir
 from bot.ports import Clock, SystemClock
+from bot.scheduler import Ticker
 from bot.services.base import Deps
 from bot.services.card_sync import CardSync
+from bot.services.deliveries import DeliveryService
 from bot.services.items import ItemService
 from bot.services.people import People
 from bot.services.reactions import ReactionService
@@ -23,6 +26,7 @@ from bot.services.reconcile import Reconciler
 from bot.services.registry import Services
 from bot.services.releases import ReleaseService
 from bot.slack.directory import SlackDirectory
+from bot.slack.messenger import SlackMessenger
 from bot.slack.notices import Notices
 from bot.slack.publisher import SlackCardPublisher
 from storage.db import make_engine
@@ -43,13 +47,17 @@ class Runtime:
     services: Services
     worker: CardWorker
     bolt: App
+    ticker: Ticker
 
-    def start(self) -> None:
-        """Start background work."""
+    def start(self, *, tick: bool = False) -> None:
+        """Start background work; `tick` adds the delivery ticker (serve ticks; the sandbox moves time)."""
         self.worker.start()
+        if tick:
+            self.ticker.start()
 
     def stop(self) -> None:
         """Stop background work and close the database pool."""
+        self.ticker.stop()
         self.worker.stop()
         self.services.notices.close()
         self.services.reconciler.close()
@@ -73,10 +81,10 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         token=token,
         base_url=settings.slack_api_url,
         timeout=_PUBLISH_TIMEOUT,
-        retry_handlers=[
-            RateLimitErrorRetryHandler(max_retry_count=5),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
+        # 429s are waited out (Retry-After) without counting as failures. Nothing else is retried by the
+        # client: a 5xx or a reset connection may hide a post that happened, and only our own look-first
+        # logic (message metadata) can tell; a blind retry would post twice.
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=10)],
     )
     card_sync = CardSync(
         engine=engine, publisher=SlackCardPublisher(publish_client, make_sealer(settings)), clock=clock
@@ -110,6 +118,17 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         ),
         card_sync=card_sync,
         notices=Notices(publish_client),
+        deliveries=DeliveryService(
+            engine=engine,
+            clock=clock,
+            directory=directory,
+            messenger=SlackMessenger(publish_client, pace=settings.channel_pace_seconds),
+            default_tz=settings.default_timezone,
+            lease=timedelta(seconds=settings.delivery_lease_seconds),
+        ),
     )
     bolt = create_app(settings, services, lookup_client)
-    return Runtime(settings=settings, engine=engine, services=services, worker=worker, bolt=bolt)
+    ticker = Ticker(services.deliveries.run_due, seconds=settings.tick_seconds)
+    return Runtime(
+        settings=settings, engine=engine, services=services, worker=worker, bolt=bolt, ticker=ticker
+    )

@@ -11,7 +11,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
-from storage.tables import Delivery, SchedulerMark
+from storage.tables import (
+    ACTIVE_STATES,
+    ChecklistItem,
+    Delivery,
+    ItemOwner,
+    Person,
+    PersonPrefs,
+    Release,
+    ReleaseRole,
+    SchedulerMark,
+    Snooze,
+)
 
 PENDING, SENDING, SENT, CANCELLED, EXPIRED, DEAD = (
     "pending",
@@ -34,19 +45,19 @@ def database_now(*, session: Session) -> datetime:
     return value.astimezone(UTC)
 
 
-def insert_planned(*, session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert planned deliveries, skipping keys that exist; returns the ids of the new rows."""
+def insert_planned(*, session: Session, rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Insert planned deliveries, skipping keys that exist; returns the keys of the rows it inserted."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    new_ids: list[int] = []
+    new_keys: list[str] = []
     for start in range(0, len(rows), _CHUNK):
         stmt = (
             insert(Delivery)
             .values(list(rows[start : start + _CHUNK]))
             .on_conflict_do_nothing(index_elements=["key"])
-            .returning(Delivery.id)
+            .returning(Delivery.key)
         )
-        new_ids.extend(row[0] for row in session.exec(stmt))  # type: ignore[call-overload]
-    return new_ids
+        new_keys.extend(row[0] for row in session.exec(stmt))  # type: ignore[call-overload]
+    return new_keys
 
 
 def mark(*, session: Session, name: str) -> datetime | None:
@@ -145,3 +156,90 @@ def by_state(*, session: Session, states: Sequence[str], limit: int = 200) -> li
         .limit(limit)
     )
     return list(session.exec(stmt).scalars())  # type: ignore[call-overload]
+
+
+def active_state(
+    *, session: Session
+) -> tuple[list[Release], list[ChecklistItem], list[ItemOwner], list[ReleaseRole]]:
+    """Every active release with its items, owners and roles: four queries, whatever the numbers."""
+    active = col(Release.state).in_(ACTIVE_STATES)
+    releases = list(session.exec(select(Release).where(active).order_by(col(Release.id))).scalars())  # type: ignore[call-overload]
+    items = list(
+        session.exec(  # type: ignore[call-overload]
+            select(ChecklistItem)
+            .join(Release, col(Release.id) == col(ChecklistItem.release_id))
+            .where(active)
+            .order_by(col(ChecklistItem.release_id), col(ChecklistItem.position))
+        ).scalars()
+    )
+    owners = list(
+        session.exec(  # type: ignore[call-overload]
+            select(ItemOwner)
+            .join(ChecklistItem, col(ChecklistItem.id) == col(ItemOwner.item_id))
+            .join(Release, col(Release.id) == col(ChecklistItem.release_id))
+            .where(active)
+            .order_by(col(ItemOwner.id))
+        ).scalars()
+    )
+    roles = list(
+        session.exec(  # type: ignore[call-overload]
+            select(ReleaseRole)
+            .join(Release, col(Release.id) == col(ReleaseRole.release_id))
+            .where(active)
+            .order_by(col(ReleaseRole.id))
+        ).scalars()
+    )
+    return releases, items, owners, roles
+
+
+def people_state(*, session: Session) -> tuple[list[Person], list[PersonPrefs], list[Snooze]]:
+    """Cached time zones, preferences and live snoozes: three queries."""
+    people = list(session.exec(select(Person)).scalars())  # type: ignore[call-overload]
+    prefs = list(session.exec(select(PersonPrefs)).scalars())  # type: ignore[call-overload]
+    snoozes = list(session.exec(select(Snooze)).scalars())  # type: ignore[call-overload]
+    return people, prefs, snoozes
+
+
+def rows_by_id(*, session: Session, ids: Sequence[int]) -> list[Delivery]:
+    """Deliveries by id."""
+    if not ids:
+        return []
+    return list(session.exec(select(Delivery).where(col(Delivery.id).in_(ids))).scalars())  # type: ignore[call-overload]
+
+
+def items_by_ids(*, session: Session, ids: Sequence[int]) -> list[ChecklistItem]:
+    """Items by id (to find which releases a batch of digests is about)."""
+    if not ids:
+        return []
+    return list(session.exec(select(ChecklistItem).where(col(ChecklistItem.id).in_(ids))).scalars())  # type: ignore[call-overload]
+
+
+def releases_state(
+    *, session: Session, release_ids: Sequence[int]
+) -> tuple[list[Release], list[ChecklistItem], list[ItemOwner], list[ReleaseRole]]:
+    """Some releases with their items, owners and roles: four queries for any number of them."""
+    if not release_ids:
+        return [], [], [], []
+    ids = list(release_ids)
+    releases = list(session.exec(select(Release).where(col(Release.id).in_(ids))).scalars())  # type: ignore[call-overload]
+    items = list(
+        session.exec(  # type: ignore[call-overload]
+            select(ChecklistItem)
+            .where(col(ChecklistItem.release_id).in_(ids))
+            .order_by(col(ChecklistItem.release_id), col(ChecklistItem.position))
+        ).scalars()
+    )
+    owners = list(
+        session.exec(  # type: ignore[call-overload]
+            select(ItemOwner)
+            .join(ChecklistItem, col(ChecklistItem.id) == col(ItemOwner.item_id))
+            .where(col(ChecklistItem.release_id).in_(ids))
+            .order_by(col(ItemOwner.id))
+        ).scalars()
+    )
+    roles = list(
+        session.exec(  # type: ignore[call-overload]
+            select(ReleaseRole).where(col(ReleaseRole.release_id).in_(ids)).order_by(col(ReleaseRole.id))
+        ).scalars()
+    )
+    return releases, items, owners, roles

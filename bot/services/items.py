@@ -18,7 +18,7 @@ from bot.services.base import ServiceBase, Target
 from bot.services.context import RequestContext
 from bot.services.results import FollowUp, ItemChange, OwnersChange
 from bot.services.views import load_release_view
-from storage import repo
+from storage import delivery_repo, repo
 from storage.db import unit_of_work
 from storage.tables import ChecklistItem
 
@@ -164,6 +164,9 @@ class ItemService(ServiceBase):
                 return None
             if move is Move.UNDO:
                 repo.remove_signoffs(session=session, item_id=item.id)
+            if after.is_closed:
+                # Reminders about this item alone are pointless now; cancel them with the change.
+                delivery_repo.cancel_pending(session=session, now=now, reason="item closed", item_id=item.id)
             self._audit(session, ctx, release, item, move.value, before.value, after.value, now, note)
             repo.touch_card(session=session, release_id=release.id, now=now)
             repo.add_card_note(

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from bot.domain.checklists import TemplateLibrary
 from bot.ports import Clock, Notices
 from bot.services.card_sync import CardSync
+from bot.services.deliveries import DeliveryService
 from bot.services.items import ItemService
 from bot.services.reactions import ReactionService
 from bot.services.reconcile import Reconciler
@@ -28,3 +29,4 @@ class Services:
     reconciler: Reconciler
     card_sync: CardSync
     notices: Notices
+    deliveries: DeliveryService

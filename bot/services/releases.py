@@ -21,7 +21,7 @@ from bot.services.base import Deps, ServiceBase
 from bot.services.context import RequestContext
 from bot.services.results import AuditLine, Rescheduled
 from bot.services.views import load_release_view, release_view
-from storage import repo
+from storage import delivery_repo, repo
 from storage.db import unit_of_work
 from storage.tables import ChecklistItem, Release
 
@@ -171,6 +171,9 @@ class ReleaseService(ServiceBase):
                     item.updated_at = now
                     session.add(item)
             old_launch = fresh.launch_at
+            delivery_repo.cancel_pending(
+                session=session, now=now, reason="release moved", release_id=release.id
+            )
             fresh.launch_at = new_launch
             fresh.card_version += 1
             fresh.updated_at = now
@@ -203,6 +206,9 @@ class ReleaseService(ServiceBase):
             if fresh is None or not ReleaseState(fresh.state).is_active:
                 raise Conflict(f"{escape_mrkdwn(release.name)} is no longer active.")
             before = fresh.state
+            delivery_repo.cancel_pending(
+                session=session, now=now, reason="release cancelled", release_id=release.id
+            )
             fresh.state = ReleaseState.CANCELLED.value
             fresh.card_version += 1
             # Item replies lose their buttons: a cancelled release takes no changes.

@@ -6,7 +6,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain.model import ItemState, Owner, ReleaseView
+from bot.domain.model import ItemState, ItemView, Owner, ReleaseView
+from bot.domain.reminders import Reason, SendKind
 
 
 class FollowUp(enum.StrEnum):
@@ -76,3 +77,62 @@ class Ignored:
     """An event that means nothing to Release Captain (another emoji, another message)."""
 
     notice: str | None = None  # shown ephemerally to the person when it helps them
+
+
+@dataclass(frozen=True, slots=True)
+class DigestEntry:
+    """One item in a person's digest, and why it is there."""
+
+    release: ReleaseView
+    item: ItemView
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """What one person needs to do, across releases, at one reminder slot."""
+
+    recipient: str
+    entries: tuple[DigestEntry, ...]
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """Overdue items of one release, for its managers."""
+
+    recipient: str
+    release: ReleaseView
+    items: tuple[ItemView, ...]
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelPost:
+    """The final call or the readiness summary of a release, for its channel."""
+
+    kind: SendKind
+    release: ReleaseView
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MissedNotice:
+    """One message, after downtime, saying which scheduled sends were too late to be useful."""
+
+    release: ReleaseView
+    counts: tuple[tuple[str, int], ...]  # (kind, how many)
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A manager is told that a scheduled send could not be delivered, and why."""
+
+    recipient: str
+    release: ReleaseView
+    what: str
+    now: datetime
+
+
+Outgoing = Digest | Escalation | ChannelPost | MissedNotice | Problem

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from datetime import timedelta
 
 from sqlmodel import Session
@@ -11,7 +11,7 @@ from sqlmodel import Session
 from bot.domain.errors import NotFound
 from bot.domain.model import ItemState, ItemView, Owner, OwnerKind, ReleaseState, ReleaseView
 from storage import repo
-from storage.tables import ChecklistItem, ItemOwner, Release
+from storage.tables import ChecklistItem, ItemOwner, Release, ReleaseRole
 
 
 def item_view(item: ChecklistItem, owners: list[ItemOwner]) -> ItemView:
@@ -101,3 +101,24 @@ class ViewCache:
             while len(self._views) > self._size:
                 self._views.popitem(last=False)
         return view
+
+
+def assemble_views(
+    releases: list[Release], items: list[ChecklistItem], owners: list[ItemOwner], roles: list[ReleaseRole]
+) -> dict[int, ReleaseView]:
+    """Read models of many releases from rows loaded in bulk (no query per release)."""
+    items_of: dict[int, list[ChecklistItem]] = defaultdict(list)
+    for item in items:
+        items_of[item.release_id].append(item)
+    owners_of: dict[int, list[ItemOwner]] = defaultdict(list)
+    for owner in owners:
+        owners_of[owner.item_id].append(owner)
+    managers_of: dict[int, list[str]] = defaultdict(list)
+    for role in roles:
+        if role.role == repo.MANAGER:
+            managers_of[role.release_id].append(role.user_id)
+    return {
+        r.id: release_view(r, items_of[r.id], owners_of, managers_of[r.id])
+        for r in releases
+        if r.id is not None
+    }

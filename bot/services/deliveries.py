@@ -1,0 +1,414 @@
+"""Scheduled sends, exactly once: plan rows from the database's state, claim them, post, finish fenced."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bot.domain.model import ItemState, OwnerKind, ReleaseState, ReleaseView
+from bot.domain.reminders import (
+    LadderConfig,
+    OpenItem,
+    PersonPrefs,
+    Reason,
+    ReleaseInfo,
+    Send,
+    SendKind,
+    key,
+    plan,
+)
+from bot.domain.workhours import WorkingHours
+from bot.ports import Clock, Directory, Messenger, RecipientGone, Undeliverable, UnknownOutcome
+from bot.services.results import ChannelPost, Digest, DigestEntry, Escalation, MissedNotice, Outgoing, Problem
+from bot.services.views import assemble_views
+from storage import delivery_repo as rows
+from storage.db import unit_of_work
+from storage.tables import Delivery
+
+log = logging.getLogger(__name__)
+
+PLANNED_UNTIL = "planned_until"
+MISSED_NOTICE = "missed_notice"
+PROBLEM = "problem"
+# The first tick ever looks back only this far, so installing the bot does not replay history.
+FIRST_LOOKBACK = timedelta(minutes=5)
+# A claim outlives the slowest send it covers (Slack calls time out after 10 s; 429s wait a few seconds).
+LEASE = timedelta(seconds=90)
+BATCH = 50
+MAX_ATTEMPTS = 5
+MAX_BATCHES_PER_TICK = 40
+
+
+@dataclass(slots=True)
+class TickReport:
+    """What one pass did, for the CLI, the logs and the tests."""
+
+    at: datetime
+    planned: int = 0
+    missed: int = 0
+    sent: int = 0
+    cancelled: int = 0
+    retrying: int = 0
+    dead: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"tick at {self.at.isoformat()}: planned {self.planned}, missed {self.missed}, sent {self.sent}, "
+            f"cancelled {self.cancelled}, retrying {self.retrying}, dead {self.dead}"
+        )
+
+
+class DeliveryService:
+    """One entry point, run_due(now): plan what is due, then send each due row once."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        clock: Clock,
+        directory: Directory,
+        messenger: Messenger,
+        default_tz: str,
+        config: LadderConfig | None = None,
+        lease: timedelta = LEASE,
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._directory = directory
+        self._messenger = messenger
+        self._default_tz = default_tz
+        self._config = config or LadderConfig()
+        self._lease = lease
+
+    def run_due(self, at: datetime | None = None) -> TickReport:
+        """Do the work due at `at` (default: the database's clock, which every replica shares)."""
+        with unit_of_work(self._engine, write=False) as session:
+            now = at or rows.database_now(session=session)
+        report = TickReport(at=now)
+        self._plan(now, report)
+        self._send(now, report)
+        if report.planned or report.sent or report.dead or report.missed:
+            log.info("%s", report)
+        return report
+
+    # ---- planning --------------------------------------------------------------------------------
+
+    def _plan(self, now: datetime, report: TickReport) -> None:
+        with unit_of_work(self._engine, write=False) as session:
+            since = rows.mark(session=session, name=PLANNED_UNTIL) or now - FIRST_LOOKBACK
+            releases, items, owners, roles = rows.active_state(session=session)
+            people, prefs, snoozes = rows.people_state(session=session)
+        if since >= now:
+            return
+        members = self._group_members(o.slack_id for o in owners if o.kind == OwnerKind.GROUP.value)
+        owners_of: dict[int, list[str]] = defaultdict(list)
+        for owner in owners:
+            ids = members.get(owner.slack_id, []) if owner.kind == OwnerKind.GROUP.value else [owner.slack_id]
+            owners_of[owner.item_id].extend(u for u in ids if u not in owners_of[owner.item_id])
+        launch_of = {r.id: r.launch_at for r in releases}
+        managers_of: dict[int, list[str]] = defaultdict(list)
+        for role in roles:
+            managers_of[role.release_id].append(role.user_id)
+        open_items = [
+            OpenItem(
+                i.release_id,
+                i.id or 0,
+                i.position,
+                i.title,
+                i.due_at,
+                ItemState(i.state),
+                tuple(owners_of[i.id or 0]),
+                launch_of[i.release_id],
+            )
+            for i in items
+            if not ItemState(i.state).is_closed
+        ]
+        infos = [
+            ReleaseInfo(r.id or 0, r.name, r.channel_id, r.launch_at, tuple(managers_of[r.id or 0]), True)
+            for r in releases
+        ]
+        result = plan(
+            now,
+            since,
+            open_items,
+            infos,
+            self._prefs(people, prefs, snoozes),
+            self._config,
+            self._default_prefs,
+        )
+        planned = [_row(s, rows.PENDING, None, now) for s in result.due]
+        missed = [_row(s, rows.EXPIRED, "missed while the bot was down", now) for s in result.missed]
+        with unit_of_work(self._engine) as session:
+            new_keys = set(rows.insert_planned(session=session, rows=planned + missed))
+            new_missed = [m for m in missed if m["key"] in new_keys]
+            notices = _missed_notices(new_missed, {i.id: i.release_id for i in items}, releases, now)
+            rows.insert_planned(session=session, rows=notices)
+            rows.advance_mark(session=session, name=PLANNED_UNTIL, at=now)
+        report.planned += sum(1 for p in planned if p["key"] in new_keys)
+        report.missed += len(new_missed)
+
+    def _group_members(self, groups: Iterable[str]) -> dict[str, list[str]]:
+        members: dict[str, list[str]] = {}
+        for group in set(groups):
+            try:
+                members[group] = self._directory.usergroup_members(group) or []
+            except Exception:
+                # Slack unreachable: the group's members miss this tick's planning, nobody else does.
+                log.warning("could not expand user group %s", group, exc_info=True)
+                members[group] = []
+        return members
+
+    def _prefs(self, people: list, prefs: list, snoozes: list) -> dict[str, PersonPrefs]:
+        tz_of = {p.slack_id: p.tz for p in people if p.tz}
+        snoozed: dict[str, dict[int, datetime]] = defaultdict(dict)
+        for snooze in snoozes:
+            snoozed[snooze.user_id][snooze.item_id] = snooze.until
+        result: dict[str, PersonPrefs] = {}
+        chosen = {p.slack_id: p for p in prefs}
+        for user in set(tz_of) | set(chosen) | set(snoozed):
+            choice = chosen.get(user)
+            tz = (choice.tz_override if choice else None) or tz_of.get(user) or self._default_tz
+            result[user] = PersonPrefs(
+                user,
+                tz,
+                _hours(choice) if choice else WorkingHours(),
+                muted=bool(choice and choice.muted),
+                snoozed_until=dict(snoozed.get(user, {})),
+            )
+        return result
+
+    def _default_prefs(self, user_id: str) -> PersonPrefs:
+        return PersonPrefs(user_id, self._default_tz)
+
+    # ---- sending ---------------------------------------------------------------------------------
+
+    def _send(self, now: datetime, report: TickReport) -> None:
+        token = uuid.uuid4().hex
+        for _batch in range(MAX_BATCHES_PER_TICK):
+            with unit_of_work(self._engine) as session:
+                claimed = rows.claim_due(
+                    session=session, now=now, limit=BATCH, lease=self._lease, token=token
+                )
+            if not claimed:
+                return
+            messages = self._contents(claimed, now)
+            for row in claimed:
+                self._deliver(row, messages.get(row.id or 0), token, now, report)
+
+    def _deliver(
+        self, row: Delivery, message: Outgoing | None, token: str, now: datetime, report: TickReport
+    ) -> None:
+        assert row.id is not None
+        if message is None:
+            self._finish(
+                row, token, now, state=rows.CANCELLED, reason="nothing left to say (signed off or closed)"
+            )
+            report.cancelled += 1
+            return
+        try:
+            if row.unknown_outcome:
+                # An earlier attempt may have reached Slack: look for it before posting again.
+                earlier = self._messenger.find(row.recipient, row.id)
+                if earlier is not None:
+                    self._finish(
+                        row,
+                        token,
+                        now,
+                        state=rows.SENT,
+                        channel_id=earlier.channel,
+                        message_ts=earlier.ts,
+                        unknown_outcome=False,
+                    )
+                    report.sent += 1
+                    return
+            posted = self._messenger.post(row.recipient, message, delivery_id=row.id)
+        except UnknownOutcome as exc:
+            self._retry_or_bury(row, token, now, exc.error, report)
+        except Undeliverable as exc:
+            self._bury(row, token, now, exc.error, report, state=rows.DEAD)
+        except RecipientGone as exc:
+            self._bury(row, token, now, exc.error, report, state=rows.CANCELLED)
+        else:
+            self._finish(
+                row,
+                token,
+                now,
+                state=rows.SENT,
+                channel_id=posted.channel,
+                message_ts=posted.ts,
+                unknown_outcome=False,
+                reason=None,
+            )
+            report.sent += 1
+
+    def _retry_or_bury(
+        self, row: Delivery, token: str, now: datetime, error: str, report: TickReport
+    ) -> None:
+        if row.attempts >= MAX_ATTEMPTS:
+            self._bury(
+                row, token, now, f"gave up after {row.attempts} attempts: {error}", report, state=rows.DEAD
+            )
+            return
+        backoff = timedelta(seconds=min(300, 15 * 2 ** (row.attempts - 1)))
+        self._finish(
+            row, token, now, state=rows.PENDING, unknown_outcome=True, not_before=now + backoff, reason=error
+        )
+        report.retrying += 1
+
+    def _bury(
+        self, row: Delivery, token: str, now: datetime, error: str, report: TickReport, *, state: str
+    ) -> None:
+        """End a row that cannot be sent, and queue one note to its release's managers saying why."""
+        if not self._finish(row, token, now, state=state, reason=error):
+            return
+        report.dead += state == rows.DEAD
+        report.cancelled += state == rows.CANCELLED
+        if row.kind == PROBLEM or row.release_id is None:
+            return  # a note about a failed note would loop; digests span releases and name no managers
+        with unit_of_work(self._engine) as session:
+            _, _, _, roles = rows.releases_state(session=session, release_ids=[row.release_id])
+            notes = [
+                {
+                    **_base_row(now),
+                    "key": f"{row.release_id}:{PROBLEM}:{r.user_id}:{error[:60]}",
+                    "release_id": row.release_id,
+                    "kind": PROBLEM,
+                    "recipient": r.user_id,
+                    "reason": f"{row.kind} to {row.recipient}: {error}",
+                }
+                for r in roles
+                if r.role == "manager"
+            ]
+            rows.insert_planned(session=session, rows=notes)
+
+    def _finish(self, row: Delivery, token: str, now: datetime, **values: Any) -> bool:
+        with unit_of_work(self._engine) as session:
+            done = rows.finish(session=session, delivery_id=row.id or 0, token=token, now=now, **values)
+        if not done:
+            log.warning("delivery %s: claim lost before finishing (another replica took it over)", row.id)
+        return done
+
+    # ---- what to say -----------------------------------------------------------------------------
+
+    def _contents(self, claimed: list[Delivery], now: datetime) -> dict[int, Outgoing | None]:
+        """Render-ready content for a batch, from the state as it is now: four or five queries in all."""
+        item_ids = {iid for row in claimed for iid, _ in _parse_items(row.item_ids)}
+        with unit_of_work(self._engine, write=False) as session:
+            item_rows = rows.items_by_ids(session=session, ids=sorted(item_ids))
+            release_ids = {i.release_id for i in item_rows} | {r.release_id for r in claimed if r.release_id}
+            views = assemble_views(*rows.releases_state(session=session, release_ids=sorted(release_ids)))
+        release_of_item = {i.id: i.release_id for i in item_rows}
+        return {row.id or 0: _content(row, views, release_of_item, now) for row in claimed}
+
+
+def _content(
+    row: Delivery, views: dict[int, ReleaseView], release_of_item: dict[Any, int], now: datetime
+) -> Outgoing | None:
+    """What to post for a row, or None when nothing is left worth saying."""
+    release = views.get(row.release_id) if row.release_id else None
+    if row.kind == MISSED_NOTICE and release:
+        counts = tuple(
+            (k, int(n)) for k, _, n in (p.partition("=") for p in (row.reason or "").split(",")) if n
+        )
+        return MissedNotice(release, counts, now)
+    if row.kind == PROBLEM and release:
+        return Problem(row.recipient, release, row.reason or "", now)
+    if release is not None and release.state not in (
+        ReleaseState.PLANNING,
+        ReleaseState.GO,
+        ReleaseState.NO_GO,
+    ):
+        return None
+    if row.kind in (SendKind.FINAL_CALL, SendKind.SUMMARY) and release:
+        if row.kind == SendKind.FINAL_CALL and all(i.state.is_closed for i in release.items):
+            return None
+        return ChannelPost(SendKind(row.kind), release, now)
+    entries = []
+    for item_id, reason in _parse_items(row.item_ids):
+        view = views.get(release_of_item.get(item_id, -1))
+        item = next((i for i in view.items if i.id == item_id), None) if view else None
+        if view and item and not item.state.is_closed and view.state.is_active:
+            entries.append(DigestEntry(view, item, reason))
+    if not entries:
+        return None
+    if row.kind == SendKind.ESCALATION and release:
+        return Escalation(row.recipient, release, tuple(e.item for e in entries), now)
+    return Digest(row.recipient, tuple(entries), now)
+
+
+def _base_row(now: datetime) -> dict[str, Any]:
+    return {
+        "slot": now,
+        "expires_at": now + timedelta(days=1),
+        "item_ids": "",
+        "state": rows.PENDING,
+        "attempts": 0,
+        "unknown_outcome": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _row(send: Send, state: str, reason: str | None, now: datetime) -> dict[str, Any]:
+    return {
+        **_base_row(now),
+        "key": key(send),
+        "release_id": send.release_id,
+        "kind": send.kind.value,
+        "recipient": send.recipient,
+        "slot": send.slot,
+        "expires_at": send.expires_at,
+        "item_ids": ",".join(f"{i}:{send.reasons.get(i, Reason.DUE).value}" for i in send.item_ids),
+        "state": state,
+        "reason": reason,
+    }
+
+
+def _parse_items(text: str) -> list[tuple[int, Reason]]:
+    parsed = []
+    for part in filter(None, text.split(",")):
+        item, _, reason = part.partition(":")
+        parsed.append((int(item), Reason(reason or Reason.DUE.value)))
+    return parsed
+
+
+def _hours(choice: Any) -> WorkingHours:
+    start_h, start_m = map(int, choice.work_start.split(":"))
+    end_h, end_m = map(int, choice.work_end.split(":"))
+    days = frozenset(int(d) for d in choice.work_days.split(",") if d)
+    return WorkingHours(time(start_h, start_m), time(end_h, end_m), days)
+
+
+def _missed_notices(
+    missed: list[dict[str, Any]], release_of_item: dict[Any, int], releases: list, now: datetime
+) -> list[dict[str, Any]]:
+    """One notice per release whose sends were missed while the bot was down."""
+    counts: dict[int, Counter[str]] = defaultdict(Counter)
+    for row in missed:
+        release_ids = (
+            {row["release_id"]}
+            if row["release_id"]
+            else {release_of_item.get(iid) for iid, _ in _parse_items(row["item_ids"])}
+        )
+        for rid in release_ids - {None}:
+            counts[rid][row["kind"]] += 1
+    channel_of = {r.id: r.channel_id for r in releases}
+    return [
+        {
+            **_base_row(now),
+            "key": f"{rid}:{MISSED_NOTICE}:{channel_of[rid]}:{now.isoformat()}",
+            "release_id": rid,
+            "kind": MISSED_NOTICE,
+            "recipient": channel_of[rid],
+            "reason": ",".join(f"{k}={n}" for k, n in sorted(c.items())),
+        }
+        for rid, c in counts.items()
+        if rid in channel_of
+    ]
