@@ -77,8 +77,21 @@ def advance_mark(*, session: Session, name: str, at: datetime) -> None:
     session.flush()
 
 
-def claim_due(*, session: Session, now: datetime, limit: int, lease: timedelta, token: str) -> list[Delivery]:
-    """Take up to `limit` due rows for this claimant; a row whose lease ran out is taken over."""
+def claim_due(
+    *,
+    session: Session,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    token: str,
+    clock: datetime | None = None,
+) -> list[Delivery]:
+    """Take up to `limit` rows due at `now`; a row whose lease ran out by `clock` is taken over.
+
+    `now` decides what is due (it may be a planning instant given with --at); `clock` is the real time
+    that leases are measured in (the database's), so a replica that died is noticed whatever `now` says.
+    """
+    clock = clock or now
     due = (
         select(Delivery.id)
         .where(
@@ -86,7 +99,7 @@ def claim_due(*, session: Session, now: datetime, limit: int, lease: timedelta, 
             or_(col(Delivery.not_before).is_(None), col(Delivery.not_before) <= now),
             or_(
                 col(Delivery.state) == PENDING,
-                (col(Delivery.state) == SENDING) & (col(Delivery.lease_until) < now),
+                (col(Delivery.state) == SENDING) & (col(Delivery.lease_until) < clock),
             ),
         )
         .order_by(col(Delivery.slot), col(Delivery.id))
@@ -109,7 +122,7 @@ def claim_due(*, session: Session, now: datetime, limit: int, lease: timedelta, 
         .where(col(Delivery.id).in_(ids))
         .values(
             state=SENDING,
-            lease_until=now + lease,
+            lease_until=clock + lease,
             claim_token=token,
             attempts=Delivery.attempts + 1,
             updated_at=now,

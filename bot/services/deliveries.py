@@ -193,8 +193,9 @@ class DeliveryService:
         token = uuid.uuid4().hex
         for _batch in range(MAX_BATCHES_PER_TICK):
             with unit_of_work(self._engine) as session:
+                clock = rows.database_now(session=session)
                 claimed = rows.claim_due(
-                    session=session, now=now, limit=BATCH, lease=self._lease, token=token
+                    session=session, now=now, limit=BATCH, lease=self._lease, token=token, clock=clock
                 )
             if not claimed:
                 return
