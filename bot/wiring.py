@@ -21,6 +21,7 @@ from bot.services.card_sync import CardSync
 from bot.services.deliveries import DeliveryService
 from bot.services.items import ItemService
 from bot.services.people import People
+from bot.services.prefs import PrefsService
 from bot.services.reactions import ReactionService
 from bot.services.reconcile import Reconciler
 from bot.services.registry import Services
@@ -118,11 +119,14 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         ),
         card_sync=card_sync,
         notices=Notices(publish_client),
+        prefs=PrefsService(deps),
         deliveries=DeliveryService(
             engine=engine,
             clock=clock,
             directory=directory,
-            messenger=SlackMessenger(publish_client, pace=settings.channel_pace_seconds),
+            messenger=SlackMessenger(
+                publish_client, sealer=make_sealer(settings), pace=settings.channel_pace_seconds
+            ),
             default_tz=settings.default_timezone,
             lease=timedelta(seconds=settings.delivery_lease_seconds),
         ),

@@ -68,6 +68,17 @@ SUBCOMMANDS: Mapping[str, SubcommandInfo] = MappingProxyType(
         "reschedule": SubcommandInfo('/release reschedule ["release"] <when>', "Move the launch time."),
         "cancel": SubcommandInfo("/release cancel [release]", "Cancel a release."),
         "log": SubcommandInfo("/release log [item]", "Show who changed what, and when."),
+        "summary": SubcommandInfo(
+            "/release summary [release]", "Show the readiness summary and recommendation."
+        ),
+        "snooze": SubcommandInfo(
+            "/release snooze <item> [1d|due|launch]",
+            "Pause your reminders about an item: a day, until due or launch.",
+        ),
+        "prefs": SubcommandInfo(
+            "/release prefs [hours 09:00-18:00 | days mon-fri | tz <zone>|auto | mute | unmute]",
+            "Show or set when reminders may reach you.",
+        ),
         "in": SubcommandInfo(
             '/release in "<release>" <command> …',
             'Pick the release when a channel has several, e.g. /release in "Payments 2.4" done 5.',
@@ -203,8 +214,36 @@ class Log:
     release: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Show the readiness summary of a release now."""
+
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Prefs:
+    """Show or change one's reminder preferences: `setting` None shows them."""
+
+    setting: str | None = None
+    value: str | None = None
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snooze:
+    """Stop reminders about one item for a while: `span` is 1d, due or launch."""
+
+    item: str
+    span: str = "1d"
+    release: str | None = None
+
+
 Command = (
     Help
+    | Summary
+    | Prefs
+    | Snooze
     | NewRelease
     | ListReleases
     | Status
@@ -466,6 +505,57 @@ def _parse_reschedule(text: str, pos: int, release: str | None) -> Reschedule:
     return Reschedule(_when(_joined(tokens), advice=advice), _one_release(release, named))
 
 
+def _parse_summary(text: str, pos: int, release: str | None) -> Summary:
+    """summary [release]"""
+    return Summary(_one_release(release, _optional_release(text, pos)))
+
+
+_SNOOZE_SPANS = {
+    "1d": "1d",
+    "day": "1d",
+    "tomorrow": "1d",
+    "due": "due",
+    "until-due": "due",
+    "launch": "launch",
+    "until-launch": "launch",
+}
+
+
+def _parse_snooze(text: str, pos: int, release: str | None) -> Snooze:
+    """snooze <item> [1d|due|launch]"""
+    tokens = _tokens(text, pos)
+    if not tokens:
+        raise UsageError("Which item? Give its number or title, e.g. /release snooze 5 due.")
+    span = "1d"
+    if len(tokens) > 1 and tokens[-1].text.casefold() in _SNOOZE_SPANS:
+        span, tokens = _SNOOZE_SPANS[tokens[-1].text.casefold()], tokens[:-1]
+    return Snooze(_item_ref(_joined(tokens)), span, release)
+
+
+_PREF_SETTINGS = ("hours", "days", "tz", "mute", "unmute")
+
+
+def _parse_prefs(text: str, pos: int, release: str | None) -> Prefs:
+    """prefs [setting value]"""
+    tokens = _tokens(text, pos)
+    if not tokens:
+        return Prefs()
+    setting = tokens[0].text.casefold()
+    if setting not in _PREF_SETTINGS:
+        known = ", ".join(_PREF_SETTINGS)
+        raise UsageError(f'I don\'t know the preference "{excerpt(tokens[0].text)}"; try one of: {known}.')
+    value = _joined(tokens[1:]) or None
+    if setting in ("mute", "unmute"):
+        if value is not None:
+            raise UsageError(f'"/release prefs {setting}" takes nothing after it.')
+    elif value is None:
+        raise UsageError(f"Give a value, e.g. /release prefs {setting} {_PREF_EXAMPLES[setting]}.")
+    return Prefs(setting, value)
+
+
+_PREF_EXAMPLES = {"hours": "08:30-17:00", "days": "mon-fri", "tz": "Europe/Berlin"}
+
+
 def _parse_log(text: str, pos: int, release: str | None) -> Log:
     """log [item]"""
     tokens = _tokens(text, pos)
@@ -489,6 +579,9 @@ _PARSERS: Mapping[str, _Parser] = {
     "reschedule": _parse_reschedule,
     "cancel": _parse_cancel,
     "log": _parse_log,
+    "summary": _parse_summary,
+    "snooze": _parse_snooze,
+    "prefs": _parse_prefs,
 }
 
 

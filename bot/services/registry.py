@@ -11,6 +11,7 @@ from bot.ports import Clock, Notices
 from bot.services.card_sync import CardSync
 from bot.services.deliveries import DeliveryService
 from bot.services.items import ItemService
+from bot.services.prefs import PrefsService
 from bot.services.reactions import ReactionService
 from bot.services.reconcile import Reconciler
 from bot.services.releases import ReleaseService
@@ -30,3 +31,4 @@ class Services:
     card_sync: CardSync
     notices: Notices
     deliveries: DeliveryService
+    prefs: PrefsService

@@ -18,6 +18,7 @@ class ActionId(enum.StrEnum):
     ITEM_MORE = "item_more"  # overflow: assign, start, waive, not applicable, reopen
     ASK_BLOCK_REASON = "ask_block_reason"  # in the thread, after a ⛔ reaction
     ASK_EVIDENCE = "ask_evidence"  # in the thread, after a ✅ on an item that needs evidence
+    DIGEST_SNOOZE = "digest_snooze"  # in a digest DM: pause reminders about one item
 
 
 class ViewId(enum.StrEnum):

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot.ports import Posted, RecipientGone, Undeliverable, UnknownOutcome
 from bot.slack.render_deliveries import render_outgoing
+from bot.slack.seal import Sealer
 
 DELIVERY_EVENT = "release_captain_delivery"
 # Slack allows about one message per second per channel; bursts beyond that get 429s.
@@ -36,11 +37,13 @@ class SlackMessenger:
         self,
         client: WebClient,
         *,
+        sealer: Sealer | None = None,
         pace: float = CHANNEL_PACE_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
+        self._sealer = sealer
         self._pace = pace
         self._sleep = sleep
         self._clock = clock
@@ -50,7 +53,7 @@ class SlackMessenger:
 
     def post(self, recipient: str, message: object, *, delivery_id: int) -> Posted:
         """Render and post to a channel, or to the DM with a user; failures are classified for the caller."""
-        text, blocks = render_outgoing(message)  # type: ignore[arg-type]
+        text, blocks = render_outgoing(message, self._sealer)  # type: ignore[arg-type]
         channel = self._channel_for(recipient)
         self._wait_turn(channel)
         response = self._call(

@@ -11,7 +11,9 @@ from bot.domain.reminders import Reason, SendKind
 from bot.domain.text import escape_mrkdwn
 from bot.services.results import ChannelPost, Digest, Escalation, MissedNotice, Outgoing, Problem
 from bot.slack.blocks import Block, context, header, section, sections_from_lines
+from bot.slack.ids import ActionId
 from bot.slack.render import owners_text
+from bot.slack.seal import Sealer
 
 _REASON_WORDS = {Reason.HEADS_UP: "due", Reason.DUE: "due now", Reason.OVERDUE: "overdue since"}
 _VERDICT = {
@@ -27,10 +29,10 @@ _MISSED_WORDS = {
 }
 
 
-def render_outgoing(message: Outgoing) -> tuple[str, list[Block]]:
+def render_outgoing(message: Outgoing, sealer: Sealer | None = None) -> tuple[str, list[Block]]:
     """Fallback text and blocks for any scheduled message."""
     if isinstance(message, Digest):
-        return digest(message)
+        return digest(message, sealer)
     if isinstance(message, Escalation):
         return escalation(message)
     if isinstance(message, MissedNotice):
@@ -42,22 +44,56 @@ def render_outgoing(message: Outgoing) -> tuple[str, list[Block]]:
     return summary(message)
 
 
-def digest(d: Digest) -> tuple[str, list[Block]]:
-    """One DM per person per slot: their items, grouped by release, each with its reason."""
+def digest(d: Digest, sealer: Sealer | None = None) -> tuple[str, list[Block]]:
+    """One DM per person per slot: their items, grouped by release, each with its reason and buttons."""
     count = len(d.entries)
     title = f"{count} release item{'s' if count != 1 else ''} need{'s' if count == 1 else ''} you"
     blocks: list[Block] = [section(f"*<@{d.recipient}>, {title}*")]
+    # Buttons take two blocks an item; long digests fall back to lines so they stay under 50 blocks.
+    buttons = sealer if count <= _MAX_BUTTONED else None
     lines: list[str] = []
     for release, entries in _by_release(d.entries):
-        lines.append(f"*{escape_mrkdwn(release.name)}* — launch {date_token(release.launch_at)}")
+        heading = f"*{escape_mrkdwn(release.name)}* — launch {date_token(release.launch_at)}"
+        if buttons:
+            blocks.append(section(heading))
+        else:
+            lines.append(heading)
         for entry in entries:
-            when = _REASON_WORDS[entry.reason]
-            lines.append(
-                f"• {entry.item.position}. {escape_mrkdwn(entry.item.title)} — {when} {_due(entry.item)}"
+            item = entry.item
+            line = (
+                f"• {item.position}. {escape_mrkdwn(item.title)} — {_REASON_WORDS[entry.reason]} {_due(item)}"
             )
+            if buttons:
+                blocks.extend([section(line), _digest_actions(buttons, item.id or 0)])
+            else:
+                lines.append(line)
     blocks.extend(sections_from_lines(lines, budget=45))
     blocks.append(context("Sign off with ✅ on the item in the release thread, or `/release done <number>`."))
     return f"{title}", blocks
+
+
+_MAX_BUTTONED = 12
+_SNOOZES = (("1d", "Snooze 1 day"), ("due", "Snooze until due"), ("launch", "Snooze until launch"))
+
+
+def _digest_actions(sealer: Sealer, item_id: int) -> Block:
+    """[Sign off] and [Snooze ▾] for one digest line; values are sealed item references."""
+    snoozes = [
+        {"text": {"type": "plain_text", "text": label}, "value": sealer.seal({"item": item_id, "do": span})}
+        for span, label in _SNOOZES
+    ]
+    return {
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Sign off"},
+                "action_id": ActionId.ITEM_SIGN_OFF.value,
+                "value": sealer.seal({"item": item_id}),
+            },
+            {"type": "overflow", "action_id": ActionId.DIGEST_SNOOZE.value, "options": snoozes},
+        ],
+    }
 
 
 def escalation(e: Escalation) -> tuple[str, list[Block]]:

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from bot.domain.commands import SUBCOMMANDS
 from bot.domain.model import ReleaseView
 from bot.domain.notes import date_token
+from bot.domain.prefs import describe_days
 from bot.domain.text import escape_mrkdwn
 from bot.domain.transitions import STATE_WORDS
+from bot.services.prefs import PrefsView, Snoozed
 from bot.services.results import AuditLine, ItemChange, OwnersChange, Rescheduled
 from bot.slack.blocks import Block, clip, context, section, sections_from_lines
 from bot.slack.render import STATE_ICON
@@ -113,6 +115,30 @@ def help_reply(topic: str | None) -> Reply:
             '`in "Release name"`. Times are read in your Slack time zone unless you add one.'
         ),
     ]
+
+
+def snoozed(s: Snoozed) -> Reply:
+    """Confirmation of a snooze."""
+    return text_reply(
+        f"😴 No reminders about {s.position}. {escape_mrkdwn(s.title)} until {date_token(s.until)}."
+    )
+
+
+def prefs(p: PrefsView) -> Reply:
+    """The requester's reminder preferences."""
+    zone = (
+        f"{p.tz} (from Slack)"
+        if p.tz_from_slack
+        else f"{p.tz} (set here; `/release prefs tz auto` undoes it)"
+    )
+    lines = [
+        "*Your reminder preferences*",
+        f"• Working hours: {p.work_start}–{p.work_end}, {describe_days(p.work_days)}",
+        f"• Time zone: {escape_mrkdwn(zone)}",
+        f"• Reminders: {'muted' if p.muted else 'on'}",
+        "Change: `/release prefs hours 08:30-17:00`, `days mon-fri`, `tz Europe/Berlin`, `mute`, `unmute`.",
+    ]
+    return text_reply("\n".join(lines))
 
 
 def error_reply(message: str, hint: str | None = None) -> Reply:

@@ -91,6 +91,7 @@ def test_rendered_ids_are_all_registered() -> None:
         change = ItemChange(None, 1, 1, "Item", ItemState.OPEN, ItemState.OPEN, False, follow_up=follow_up)  # type: ignore[arg-type]
         followups.after_item_change(notices, sealer, change, ctx, thread_ts="1.0")
     rendered |= _action_ids(notices.blocks)
+    rendered |= _action_ids(_digest_blocks(sealer))
     assert rendered == set(ActionId)  # every id is rendered somewhere, and nothing else is
 
     views = [modals.note_form(form, "m", "s") for form in modals.NOTE_FORMS]
@@ -98,3 +99,20 @@ def test_rendered_ids_are_all_registered() -> None:
     views += [modals.new_release("m", channel_id="C1", templates=["go-live"], default="go-live", tz="UTC")]
     assert {v["callback_id"] for v in views} == set(ViewId)
     assert not set().union(*(_action_ids(v["blocks"]) for v in views))
+
+
+def _digest_blocks(sealer: Sealer) -> list[dict[str, Any]]:
+    """A digest DM with one item, rendered with its buttons."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.domain.model import ItemView, ReleaseState, ReleaseView
+    from bot.domain.reminders import Reason
+    from bot.services.results import Digest, DigestEntry
+    from bot.slack.render_deliveries import digest
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    item = ItemView(1, "k", "S", "Item", "", ItemState.OPEN, now, timedelta(0), id=7)
+    release = ReleaseView(
+        1, "R", "C1", now + timedelta(days=1), "UTC", ReleaseState.PLANNING, "go-live", [], [item], "U1"
+    )
+    return digest(Digest("U1", (DigestEntry(release, item, Reason.DUE),), now), sealer)[1]

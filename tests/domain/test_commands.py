@@ -18,8 +18,11 @@ from bot.domain.commands import (
     ListReleases,
     Log,
     NewRelease,
+    Prefs,
     Reschedule,
+    Snooze,
     Status,
+    Summary,
     Transition,
     TransitionAction,
     Unassign,
@@ -43,6 +46,17 @@ DONE, START, UNDO, NA = (
 )
 
 PARSED = [
+    # summary, snooze, prefs
+    ("summary", Summary(None)),
+    ('summary "Payments 2.4"', Summary("Payments 2.4")),
+    ("snooze 5", Snooze("5", "1d")),
+    ("snooze database backup due", Snooze("database backup", "due")),
+    ("snooze 5 until-launch", Snooze("5", "launch")),
+    ("prefs", Prefs()),
+    ("prefs hours 08:30-17:00", Prefs("hours", "08:30-17:00")),
+    ("prefs tz Europe/Berlin", Prefs("tz", "Europe/Berlin")),
+    ("prefs mute", Prefs("mute", None)),
+    ("prefs unmute", Prefs("unmute", None)),
     # help, and the empty command
     ("", Help(None)),
     ("   \n ", Help(None)),
@@ -338,3 +352,17 @@ def test_advice_only_when_the_slip_is_likely() -> None:
     with pytest.raises(UsageError) as caught:
         parse_command('new "Payments 2.4" whenever')
     assert caught.value.message == 'I couldn\'t read "whenever" as a date and time.'
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("prefs volume 11", "preference"),
+        ("prefs hours", "Give a value"),
+        ("prefs mute now", "nothing after"),
+        ("snooze", "Which item"),
+    ],
+)
+def test_bad_prefs_and_snoozes_say_what_to_type(text: str, words: str) -> None:
+    with pytest.raises(UsageError, match=words):
+        parse_command(text)

@@ -10,7 +10,7 @@ from bot.domain.text import escape_mrkdwn
 from bot.domain.transitions import RULES, Move
 from bot.services.items import EvidenceNeeded
 from bot.services.registry import Services
-from bot.slack import modals
+from bot.slack import modals, replies
 from bot.slack.ids import ActionId, ViewId
 from bot.slack.item_actions import More, Origin, from_click, tell
 from bot.slack.seal import Sealer
@@ -53,6 +53,13 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
 
     for action in _FORM_OF_BUTTON:
         app.action(action.value)(ask)
+
+    @app.action(ActionId.DIGEST_SNOOZE.value)
+    def snooze(ack, body: dict, context) -> None:
+        ack()
+        origin = from_click(sealer, body, context.team_id)
+        snoozed = services.prefs.snooze_item(origin.ctx, origin.item_id, origin.choice or "1d")
+        services.notices.ephemeral(origin.channel, origin.ctx.user_id, replies.snoozed(snoozed)[0])
 
     @app.action(ActionId.ITEM_MORE.value)
     def more(ack, body: dict, client: WebClient, context) -> None:

@@ -6,11 +6,14 @@ from bot.domain import commands as c
 from bot.domain.commands import parse_command
 from bot.domain.model import AuditSource
 from bot.domain.permissions import Actor
+from bot.domain.reminders import SendKind
 from bot.domain.transitions import Move
 from bot.services.context import RequestContext
 from bot.services.registry import Services
+from bot.services.results import ChannelPost
 from bot.slack import ids, render, replies
 from bot.slack.listeners.views import new_release_form
+from bot.slack.render_deliveries import render_outgoing
 from bot.slack.replies import Reply
 from bot.slack.seal import Sealer
 
@@ -74,6 +77,15 @@ def run(cmd: c.Command, ctx: RequestContext, services: Services) -> Reply:
             return replies.rescheduled(releases.reschedule(ctx, ref, when))
         case c.Cancel(release=ref):
             return replies.cancelled(releases.cancel(ctx, ref))
+        case c.Summary(release=ref):
+            view = releases.status(ctx, ref)
+            return render_outgoing(ChannelPost(SendKind.SUMMARY, view, now))
+        case c.Prefs(setting=None):
+            return replies.prefs(services.prefs.show(ctx))
+        case c.Prefs(setting=setting, value=value):
+            return replies.prefs(services.prefs.change(ctx, setting, value))
+        case c.Snooze(release=ref, item=item, span=span):
+            return replies.snoozed(services.prefs.snooze(ctx, ref, item, span))
         case c.Log(release=ref, item=item):
             lines = releases.audit_log(ctx, ref, item)
             return replies.audit_log(lines, item or ref or "this release")
