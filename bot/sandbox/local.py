@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 _KEPT_SETTINGS = {"log_level", "default_timezone", "templates_dir", "card_sweep_seconds"}
 # Slack gives up on a slash command or interaction that is not acknowledged within this many seconds.
 SLACK_ACK_SECONDS = 3.0
+# How far apart the sandbox's passes are when the clock jumps: close enough that nothing goes stale.
+_SANDBOX_TICK = timedelta(minutes=30)
 _SETTLE_SECONDS = 5.0
 _QUIET_SECONDS = 0.05
 _ERROR_LINE = re.compile(r"^\S+ \S+ (ERROR|CRITICAL) ", re.MULTILINE)
@@ -158,6 +160,7 @@ class LocalSandbox:
             )
         self.base = base
         self.clock = clock or SandboxClock()
+        self._last_pass: datetime | None = None
         self.workspace = workspace or Workspace.seeded()
         self.emulator = SlackEmulator(self.workspace)
         self._database_url = database_url
@@ -407,13 +410,25 @@ class LocalSandbox:
 
     def advance(self, delta: timedelta) -> bool:
         """Move the clock forward and run the work that became due; False when the app schedules nothing."""
-        self.clock.advance(delta)
-        return self.run_due_work()
+        return self.set_time(self.clock.now() + delta)
 
     def set_time(self, at: datetime) -> bool:
-        """Move the clock to `at` and run the work that became due; False when the app schedules nothing."""
-        self.clock.set(at)
-        return self.run_due_work()
+        """Move the clock to `at`, ticking on the way as serve would, so nothing is sent late or skipped."""
+        hook = self._due_work_hook()
+        start = self.clock.now()
+        if hook is None:
+            self.clock.set(at)
+            return False
+        if self._last_pass is None:
+            hook(start)  # the first pass only marks where planning starts
+        step = start
+        while step < at:
+            step = min(at, step + _SANDBOX_TICK)
+            self.clock.set(step)
+            hook(step)
+        self._last_pass = at
+        self.settle()
+        return True
 
     def run_due_work(self) -> bool:
         """One scheduler pass at the sandbox's now, through whichever hook the app offers."""
@@ -421,6 +436,7 @@ class LocalSandbox:
         if hook is None:
             return False
         hook(self.clock.now())
+        self._last_pass = self.clock.now()
         self.settle()
         return True
 
