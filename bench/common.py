@@ -15,6 +15,7 @@ SIGNING_SECRET = "bench-signing-secret-0123456789abcdef"
 CHANNEL = "CRELEASES"  # the 18-item release lives here
 LARGE_CHANNEL = "CANNOUNCE"  # the large release gets a channel of its own so `status` needs no name
 MANAGER = "UMAYA0001"
+_EPSILON = 1e-9  # a ratio of two equal counts is exactly 1.0, but a computed one may be 0.9999999999
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,13 @@ class Sizes:
     warmup: int
     startup_repeats: int
     idle_seconds: float
+    tick_releases: int  # active releases in the large planning pass (the baseline pass has 10)
+    tick_people: int  # people owning their items, with cached Person rows
+    tick_repeats: int  # timed planning passes of the large database (the small one gets 10×)
+    tick_sql_items: tuple[int, ...]  # items per release at 10 releases, for the statement count
+    tick_digest_people: int  # people with a heads-up or overdue rung at the same 09:00
+    tick_dms: int  # DMs to distinct people in the throughput figure
+    tick_channel_posts: int  # summaries in one channel, at the real pace
 
 
 FULL = Sizes(
@@ -38,6 +46,13 @@ FULL = Sizes(
     warmup=40,
     startup_repeats=5,
     idle_seconds=2.0,
+    tick_releases=1000,
+    tick_people=300,
+    tick_repeats=3,
+    tick_sql_items=(18, 200, 2000),
+    tick_digest_people=200,
+    tick_dms=300,
+    tick_channel_posts=6,
 )
 SMOKE = Sizes(
     large_items=30,
@@ -47,6 +62,13 @@ SMOKE = Sizes(
     warmup=5,
     startup_repeats=1,
     idle_seconds=0.3,
+    tick_releases=40,
+    tick_people=30,
+    tick_repeats=1,
+    tick_sql_items=(18, 60),
+    tick_digest_people=12,
+    tick_dms=20,
+    tick_channel_posts=3,
 )
 
 
@@ -64,6 +86,7 @@ class Result:
     on: Literal["ratio", "value"] = "ratio"
     strict: bool = False  # "<" rather than "≤"
     notes: str = ""
+    floor: float | None = None  # a lower bound too (inclusive); floor == limit asks for exactly that
 
     @property
     def ratio(self) -> float | None:
@@ -76,9 +99,13 @@ class Result:
     def passed(self) -> bool | None:
         """Within budget? None when there is no budget or nothing was measured."""
         measured = self.ratio if self.on == "ratio" else self.value
-        if self.limit is None or measured is None:
+        if measured is None or (self.limit is None and self.floor is None):
             return None
-        return measured < self.limit if self.strict else measured <= self.limit
+        if self.floor is not None and measured < self.floor - _EPSILON:
+            return False
+        if self.limit is None:
+            return True
+        return measured < self.limit if self.strict else measured <= self.limit + _EPSILON
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of a row."""
@@ -91,6 +118,7 @@ class Result:
             "unit": self.unit,
             "budget": self.budget,
             "budget_limit": self.limit,
+            "budget_floor": self.floor,
             "budget_on": self.on,
             "pass": self.passed,
             "notes": self.notes,

@@ -103,10 +103,10 @@ class DeliveryService:
     def _plan(self, now: datetime, report: TickReport) -> None:
         with unit_of_work(self._engine, write=False) as session:
             since = rows.mark(session=session, name=PLANNED_UNTIL) or now - FIRST_LOOKBACK
+            if since >= now:
+                return  # another replica already planned up to here: skip loading the whole state
             releases, items, owners, roles = rows.active_state(session=session)
             people, prefs, snoozes = rows.people_state(session=session)
-        if since >= now:
-            return
         members = self._group_members(o.slack_id for o in owners if o.kind == OwnerKind.GROUP.value)
         owners_of: dict[int, list[str]] = defaultdict(list)
         for owner in owners:

@@ -25,6 +25,16 @@ EXPECTED = {
         for q in ("p50", "p99")
         for who in ("1_client", "20_clients")
     ),
+    *(
+        f"tick.{what}.{backend}"
+        for what in ("cost", "sql.releases", "sql.items")
+        for backend in ("sqlite", "postgresql")
+    ),
+    "tick.cost.sqlite.cpu",
+    "tick.cost.postgresql.cpu",
+    "tick.dms_per_people",
+    "tick.throughput.channel",
+    "tick.throughput.dms",
 }
 ROW_KEYS = {
     "group",
@@ -35,6 +45,7 @@ ROW_KEYS = {
     "unit",
     "budget",
     "budget_limit",
+    "budget_floor",
     "pass",
     "notes",
 }
@@ -70,5 +81,5 @@ def test_smoke_run_reports_every_figure_with_numbers(tmp_path: Path) -> None:
         assert _numeric(row["baseline"]), (name, row)
         assert _numeric(row["ratio"]), (name, row)
         assert row["pass"] in (True, False, None), (name, row)
-        if row["budget_limit"] is not None:
+        if row["budget_limit"] is not None or row["budget_floor"] is not None:
             assert isinstance(row["pass"], bool), (name, row)
