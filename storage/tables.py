@@ -49,6 +49,9 @@ class Release(SQLModel, table=True):
     card_version: int = Field(default=1)
     card_synced_version: int = Field(default=0)
     card_lease_until: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # Per-release timing of channel posts (NULL: the defaults): "72h,24h,2h" and seconds before launch.
+    summary_offsets: str | None = Field(default=None, max_length=200)
+    final_call_seconds: int | None = None
 
 
 class ReleaseRole(SQLModel, table=True):

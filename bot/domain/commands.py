@@ -75,6 +75,10 @@ SUBCOMMANDS: Mapping[str, SubcommandInfo] = MappingProxyType(
             "/release snooze <item> [1d|due|launch]",
             "Pause your reminders about an item: a day, until due or launch.",
         ),
+        "set": SubcommandInfo(
+            "/release set summary 72h,24h,2h | set final-call 2h|off",
+            "When this release's readiness summaries and final call are posted (managers).",
+        ),
         "prefs": SubcommandInfo(
             "/release prefs [hours 09:00-18:00 | days mon-fri | tz <zone>|auto | mute | unmute]",
             "Show or set when reminders may reach you.",
@@ -239,8 +243,18 @@ class Snooze:
     release: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Set:
+    """Change a setting of a release, e.g. when its readiness summaries are posted."""
+
+    field: str
+    value: str
+    release: str | None = None
+
+
 Command = (
     Help
+    | Set
     | Summary
     | Prefs
     | Snooze
@@ -532,6 +546,20 @@ def _parse_snooze(text: str, pos: int, release: str | None) -> Snooze:
     return Snooze(_item_ref(_joined(tokens)), span, release)
 
 
+_SET_FIELDS = ("summary", "final-call")
+
+
+def _parse_set(text: str, pos: int, release: str | None) -> Set:
+    """set <field> <value>"""
+    tokens = _tokens(text, pos)
+    if len(tokens) < 2:
+        raise UsageError("Say what to set and to what, e.g. /release set summary 72h,24h,2h.")
+    field = tokens[0].text.casefold()
+    if field not in _SET_FIELDS:
+        raise UsageError(f'I can\'t set "{excerpt(tokens[0].text)}"; settable: {", ".join(_SET_FIELDS)}.')
+    return Set(field, _joined(tokens[1:]), release)
+
+
 _PREF_SETTINGS = ("hours", "days", "tz", "mute", "unmute")
 
 
@@ -582,6 +610,7 @@ _PARSERS: Mapping[str, _Parser] = {
     "summary": _parse_summary,
     "snooze": _parse_snooze,
     "prefs": _parse_prefs,
+    "set": _parse_set,
 }
 
 

@@ -27,6 +27,7 @@ class Action(enum.StrEnum):
     WAIVE = "waive"
     RESCHEDULE = "reschedule"
     CANCEL = "cancel"
+    CONFIGURE = "configure"
 
 
 _EVERYONE = frozenset(Role)
@@ -47,6 +48,7 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.WAIVE: _MANAGERS,
     Action.RESCHEDULE: _MANAGERS,
     Action.CANCEL: _MANAGERS,
+    Action.CONFIGURE: _MANAGERS,
 }
 
 
@@ -99,6 +101,7 @@ ACTION_WORDS = {
     Action.WAIVE: "waive",
     Action.RESCHEDULE: "reschedule",
     Action.CANCEL: "cancel",
+    Action.CONFIGURE: "change the settings of",
 }
 
 

@@ -130,6 +130,9 @@ class ReleaseInfo:
     launch_at: datetime
     managers: tuple[str, ...]
     active: bool
+    # Per-release overrides of the ladder's channel posts; None means the LadderConfig's.
+    summary_offsets: tuple[timedelta, ...] | None = None
+    final_call_before: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,10 +421,13 @@ def _plan_channel_posts(release: ReleaseInfo, open_items: list[OpenItem], ctx: _
     """The final call and the readiness summaries of one release that fall in the window."""
     ordered = sorted(open_items, key=lambda item: (item.position, item.item_id))
     launch_at = release.launch_at.astimezone(UTC)  # slots in UTC keep delivery keys stable
-    final_call = launch_at - ctx.config.final_call_before
+    final_call = launch_at - (
+        release.final_call_before if release.final_call_before is not None else ctx.config.final_call_before
+    )
     if ordered and ctx.in_window(final_call):
         ctx.channel_posts.append(_channel_post(SendKind.FINAL_CALL, release, final_call, ordered, ctx))
-    for offset in dict.fromkeys(ctx.config.summary_offsets):
+    offsets = release.summary_offsets if release.summary_offsets is not None else ctx.config.summary_offsets
+    for offset in dict.fromkeys(offsets):
         slot = launch_at - offset
         if ctx.in_window(slot):
             ctx.channel_posts.append(_channel_post(SendKind.SUMMARY, release, slot, ordered, ctx))

@@ -24,6 +24,7 @@ from bot.domain.reminders import (
     key,
     plan,
 )
+from bot.domain.timing import parse_summary_offsets
 from bot.domain.workhours import WorkingHours
 from bot.ports import Clock, Directory, Messenger, RecipientGone, Undeliverable, UnknownOutcome
 from bot.services.results import ChannelPost, Digest, DigestEntry, Escalation, MissedNotice, Outgoing, Problem
@@ -131,7 +132,16 @@ class DeliveryService:
             if not ItemState(i.state).is_closed
         ]
         infos = [
-            ReleaseInfo(r.id or 0, r.name, r.channel_id, r.launch_at, tuple(managers_of[r.id or 0]), True)
+            ReleaseInfo(
+                r.id or 0,
+                r.name,
+                r.channel_id,
+                r.launch_at,
+                tuple(managers_of[r.id or 0]),
+                True,
+                summary_offsets=parse_summary_offsets(r.summary_offsets) if r.summary_offsets else None,
+                final_call_before=_final_call(r.final_call_seconds),
+            )
             for r in releases
         ]
         result = plan(
@@ -378,6 +388,14 @@ def _parse_items(text: str) -> list[tuple[int, Reason]]:
         item, _, reason = part.partition(":")
         parsed.append((int(item), Reason(reason or Reason.DUE.value)))
     return parsed
+
+
+def _final_call(seconds: int | None) -> timedelta | None:
+    """The stored final-call setting: None for the default; 'off' is kept as -1 and means after launch."""
+    if seconds is None:
+        return None
+    # A final call "after launch" never falls in a window before launch; past launch the release is done.
+    return timedelta(seconds=seconds) if seconds >= 0 else timedelta(days=-36500)
 
 
 def _hours(choice: Any) -> WorkingHours:

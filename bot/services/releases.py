@@ -16,6 +16,7 @@ from bot.domain.notes import reschedule_note
 from bot.domain.permissions import Action
 from bot.domain.schedule import Due, due_at, reflow
 from bot.domain.text import escape_mrkdwn, name_key
+from bot.domain.timing import before_launch, format_offsets, parse_summary_offsets
 from bot.domain.when import WhenSpec, ensure_future, resolve_when
 from bot.services.base import Deps, ServiceBase
 from bot.services.context import RequestContext
@@ -192,6 +193,35 @@ class ReleaseService(ServiceBase):
         self._cards.request(release.id)
         overdue = sum(1 for m in moves if m.became_overdue)
         return Rescheduled(view, old_launch, len(moves), overdue)
+
+    def configure(self, ctx: RequestContext, release_ref: str | None, field: str, value: str) -> str:
+        """Set when a release's summaries or final call are posted; returns the new setting in words."""
+        with unit_of_work(self._engine, write=False) as session:
+            target = self._resolve(session, ctx, release_ref, need_active=True)
+        self._require(ctx, target, Action.CONFIGURE, "configure")
+        release = target.release
+        now = self._clock.now()
+        if field == "summary":
+            offsets = parse_summary_offsets(value)
+            column, stored, words = "summary_offsets", format_offsets(offsets), format_offsets(offsets)
+        elif value.strip().casefold() in ("off", "none", "never"):
+            column, stored, words = "final_call_seconds", -1, "off"
+        else:
+            offset = before_launch(value)
+            column, stored, words = (
+                "final_call_seconds",
+                int(offset.total_seconds()),
+                format_offsets((offset,)),
+            )
+        with unit_of_work(self._engine) as session:
+            fresh = repo.get_release(session=session, release_id=release.id or 0, for_update=True)
+            assert fresh is not None
+            before = str(getattr(fresh, column))
+            setattr(fresh, column, stored)
+            fresh.updated_at = now
+            session.add(fresh)
+            self._audit(session, ctx, fresh, None, f"set {field}", before, str(stored), now)
+        return words
 
     def cancel(self, ctx: RequestContext, release_ref: str | None) -> ReleaseView:
         """Cancel an active release; its card says so and it frees its name."""

@@ -20,6 +20,7 @@ from bot.domain.commands import (
     NewRelease,
     Prefs,
     Reschedule,
+    Set,
     Snooze,
     Status,
     Summary,
@@ -46,7 +47,8 @@ DONE, START, UNDO, NA = (
 )
 
 PARSED = [
-    # summary, snooze, prefs
+    # summary, snooze, prefs, set
+    ("set summary 24h", Set("summary", "24h")),
     ("summary", Summary(None)),
     ('summary "Payments 2.4"', Summary("Payments 2.4")),
     ("snooze 5", Snooze("5", "1d")),
@@ -366,3 +368,13 @@ def test_advice_only_when_the_slip_is_likely() -> None:
 def test_bad_prefs_and_snoozes_say_what_to_type(text: str, words: str) -> None:
     with pytest.raises(UsageError, match=words):
         parse_command(text)
+
+
+def test_set_takes_a_field_and_a_value() -> None:
+
+    assert parse_command("set summary 72h,24h,2h") == Set("summary", "72h,24h,2h")
+    assert parse_command('in "Payments 2.4" set final-call off') == Set("final-call", "off", "Payments 2.4")
+    with pytest.raises(UsageError, match="settable"):
+        parse_command("set colour blue")
+    with pytest.raises(UsageError, match="Say what to set"):
+        parse_command("set summary")

@@ -25,6 +25,7 @@ EXPECTED = {
     Action.WAIVE: {M, A},
     Action.RESCHEDULE: {M, A},
     Action.CANCEL: {M, A},
+    Action.CONFIGURE: {M, A},
 }
 
 

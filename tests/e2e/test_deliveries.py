@@ -219,3 +219,27 @@ def test_the_ticker_runs_passes_on_its_own(runtime: Runtime) -> None:
     time.sleep(1.1)
     ticker.stop()
     assert 3 <= len(calls) <= 7
+
+
+def test_a_release_can_have_its_own_summary_times(runtime: Runtime, emulator: SlackEmulator) -> None:
+    from bot.domain.errors import InvalidInput, PermissionDenied
+
+    _release(runtime)
+    releases = runtime.services.releases
+    assert releases.configure(_ctx(), None, "summary", "72h, 2h") == "3d,2h"
+    assert releases.configure(_ctx(), None, "final-call", "off") == "off"
+    with pytest.raises(InvalidInput):
+        releases.configure(_ctx(), None, "summary", "soon")
+    with pytest.raises(PermissionDenied):
+        releases.configure(_ctx(ANA), None, "summary", "1h")
+    deliveries = runtime.services.deliveries
+    deliveries.run_due(LAUNCH - timedelta(days=4))
+    for hours_before in (72, 24, 2, 1):
+        deliveries.run_due(LAUNCH - timedelta(hours=hours_before) + timedelta(minutes=1))
+    posts = [
+        m.text
+        for m in emulator.workspace.messages(CHANNEL)
+        if m.metadata and m.metadata.get("event_type") == DELIVERY_EVENT
+    ]
+    assert len([p for p in posts if "Readiness" in p]) == 2, posts  # 72h and 2h only
+    assert not [p for p in posts if "Final call" in p], posts

@@ -77,6 +77,11 @@ def run(cmd: c.Command, ctx: RequestContext, services: Services) -> Reply:
             return replies.rescheduled(releases.reschedule(ctx, ref, when))
         case c.Cancel(release=ref):
             return replies.cancelled(releases.cancel(ctx, ref))
+        case c.Set(release=ref, field=field, value=value):
+            words = releases.configure(ctx, ref, field, value)
+            what = "Readiness summaries" if field == "summary" else "The final call"
+            when = "off" if words == "off" else f"{words} before launch"
+            return replies.text_reply(f"🕑 {what}: {when}.")
         case c.Summary(release=ref):
             view = releases.status(ctx, ref)
             return render_outgoing(ChannelPost(SendKind.SUMMARY, view, now))
