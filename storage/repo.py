@@ -240,6 +240,16 @@ def finish_card_sync(
         )
 
 
+def record_message_ts(
+    *, session: Session, release_id: int, card_ts: str | None, item_ts: dict[int, str]
+) -> None:
+    """Store the ts of a card or item message just posted (versions are recorded when the pass ends)."""
+    if card_ts is not None:
+        session.exec(update(Release).where(col(Release.id) == release_id).values(card_ts=card_ts))  # type: ignore[call-overload]
+    for item_id, ts in item_ts.items():
+        session.exec(update(ChecklistItem).where(col(ChecklistItem.id) == item_id).values(thread_ts=ts))  # type: ignore[call-overload]
+
+
 def add_card_note(*, session: Session, release_id: int, text: str, now: datetime) -> None:
     """Queue a line for the card's thread; the card syncer posts it once."""
     session.add(CardNote(release_id=release_id, text=text, created_at=now))

@@ -65,6 +65,7 @@ class CardSync:
         progress.card_ts = release.card_ts
         if release.card_ts is None:
             progress.card_ts = self._publisher.post_card(view, now)
+            self._remember(release_id, card_ts=progress.card_ts)
         elif release.card_version > release.card_synced_version:
             self._publisher.update_card(view, release.card_ts, now)
         by_position = {i.position: i for i in view.items}
@@ -74,6 +75,7 @@ class CardSync:
             item = by_position[row.position]
             if row.thread_ts is None:
                 ts = self._publisher.post_item(view, item, progress.card_ts, now)
+                self._remember(release_id, item_ts={row.id or 0: ts})
             else:
                 self._publisher.update_item(view, item, row.thread_ts, now)
                 ts = row.thread_ts
@@ -84,6 +86,15 @@ class CardSync:
             for note in batch:
                 progress.notes[note.id or 0] = ts
         progress.complete = True
+
+    def _remember(
+        self, release_id: int, *, card_ts: str | None = None, item_ts: dict[int, str] | None = None
+    ) -> None:
+        """Save a new message's ts at once: a crash must not re-post it, and reactions on it must find it."""
+        with unit_of_work(self._engine) as session:
+            repo.record_message_ts(
+                session=session, release_id=release_id, card_ts=card_ts, item_ts=item_ts or {}
+            )
 
     def _record(self, release_id: int, progress: _Progress, *, failed: bool) -> None:
         """Save what reached Slack, even after a failure, so nothing is posted twice."""
