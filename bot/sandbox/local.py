@@ -41,6 +41,7 @@ _KEPT_SETTINGS = {"log_level", "default_timezone", "templates_dir", "card_sweep_
 SLACK_ACK_SECONDS = 3.0
 # How far apart the sandbox's passes are when the clock jumps: close enough that nothing goes stale.
 _SANDBOX_TICK = timedelta(minutes=30)
+_MAX_PASSES_PER_JUMP = 2000
 _SETTLE_SECONDS = 5.0
 _QUIET_SECONDS = 0.05
 _ERROR_LINE = re.compile(r"^\S+ \S+ (ERROR|CRITICAL) ", re.MULTILINE)
@@ -421,9 +422,11 @@ class LocalSandbox:
             return False
         if self._last_pass is None:
             hook(start)  # the first pass only marks where planning starts
+        # Every 30 minutes, or fewer passes for a long jump (years ahead would otherwise take minutes).
+        stride = max(_SANDBOX_TICK, (at - start) / _MAX_PASSES_PER_JUMP)
         step = start
         while step < at:
-            step = min(at, step + _SANDBOX_TICK)
+            step = min(at, step + stride)
             self.clock.set(step)
             hook(step)
         self._last_pass = at
