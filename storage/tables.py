@@ -52,6 +52,10 @@ class Release(SQLModel, table=True):
     # Per-release timing of channel posts (NULL: the defaults): "72h,24h,2h" and seconds before launch.
     summary_offsets: str | None = Field(default=None, max_length=200)
     final_call_seconds: int | None = None
+    # Per-release reminder ladder (NULL: the defaults), from the template; changed with /release set.
+    heads_up_days: int | None = None
+    overdue_daily: bool | None = None
+    escalate_after_hours: float | None = None
 
 
 class ReleaseRole(SQLModel, table=True):

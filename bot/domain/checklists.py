@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from bot.domain.errors import InvalidInput, NotFound
-from bot.domain.model import ChecklistTemplate, ItemTemplate, SignOffRule
+from bot.domain.model import ChecklistTemplate, ItemTemplate, ReminderDefaults, SignOffRule
 
 MAX_ITEMS = 200
 MAX_TITLE = 150
@@ -30,7 +30,8 @@ _OFFSET = re.compile(
 )
 _UNITS = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
 
-_TOP_FIELDS = ("name", "title", "version", "items")
+_TOP_FIELDS = ("name", "title", "version", "reminders", "items")
+_REMINDER_FIELDS = ("heads_up", "overdue", "escalate_after", "final_call", "summary")
 _ITEM_FIELDS = ("key", "title", "section", "due", "description", "evidence", "role", "sign_off")
 _REQUIRED_ITEM_FIELDS = ("key", "title", "section", "due")
 
@@ -251,10 +252,66 @@ def _build(data: object, label: str, source: str, problems: list[str]) -> Checkl
     name = _check(data, "name", _slug, fields, label, problems.append)
     title = _check(data, "title", _text(MAX_TITLE), fields, label, problems.append)
     _check(data, "version", _version, fields, label, problems.append)
+    reminders = (
+        _reminders(data.get("reminders"), label, problems) if "reminders" in data else ReminderDefaults()
+    )
     items = _items(data.get("items"), label, problems) if "items" in data else ()
     if problems:
         return None
-    return ChecklistTemplate(name=name, title=title, items=items, source=source)
+    return ChecklistTemplate(name=name, title=title, items=items, source=source, reminders=reminders)
+
+
+def _reminders(raw: object, label: str, problems: list[str]) -> ReminderDefaults:
+    """The optional `reminders:` block: the template's own reminder timing."""
+    where = f"{label}: reminders"
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: must be a mapping of {', '.join(_REMINDER_FIELDS)}, not {_describe(raw)}")
+        return ReminderDefaults()
+    fields = _fields(raw, _REMINDER_FIELDS, (), where, problems.append)
+    return ReminderDefaults(
+        heads_up_days=_check(raw, "heads_up", _working_days, fields, where, problems.append),
+        overdue_daily=_check(raw, "overdue", _overdue, fields, where, problems.append),
+        escalate_after_hours=_check(raw, "escalate_after", _hours_before, fields, where, problems.append),
+        final_call=_check(raw, "final_call", _final_call, fields, where, problems.append),
+        summary=_check(raw, "summary", _summary, fields, where, problems.append),
+    )
+
+
+def _working_days(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
+        raise _Problem(f"must be a number of working days from 0 to 10, not {_describe(value)}")
+    return value
+
+
+def _overdue(value: object) -> bool:
+    if value not in ("daily", "once"):
+        raise _Problem(f'must be "daily" or "once", not {_describe(value)}')
+    return value == "daily"
+
+
+def _before(value: object) -> timedelta:
+    """A time before launch written without a sign (24h, 3d); a minus is accepted too."""
+    text = value.strip().lstrip("-") if isinstance(value, str) else value
+    offset = -_offset(f"-{text}") if isinstance(text, str) and text else _offset(value)
+    if offset <= timedelta(0):
+        raise _Problem(f"must be a time like 24h or 3d, not {_describe(value)}")
+    return offset
+
+
+def _hours_before(value: object) -> float:
+    return _before(value).total_seconds() / 3600
+
+
+def _final_call(value: object) -> timedelta:
+    return timedelta(seconds=-1) if value == "off" else _before(value)
+
+
+def _summary(value: object) -> tuple[timedelta, ...]:
+    if not isinstance(value, list) or not value or len(value) > 6:
+        raise _Problem(
+            f"must be a list of one to six times before launch, like [72h, 24h], not {_describe(value)}"
+        )
+    return tuple(sorted({_before(v) for v in value}, reverse=True))
 
 
 def _items(raw: object, label: str, problems: list[str]) -> tuple[ItemTemplate, ...]:

@@ -76,8 +76,9 @@ SUBCOMMANDS: Mapping[str, SubcommandInfo] = MappingProxyType(
             "Pause your reminders about an item: a day, until due or launch.",
         ),
         "set": SubcommandInfo(
-            "/release set summary 72h,24h,2h | set final-call 2h|off",
-            "When this release's readiness summaries and final call are posted (managers).",
+            "/release set summary 72h,24h,2h | final-call 2h|off | heads-up 1 | overdue daily|once"
+            " | escalate-after 24h",
+            "This release's reminder timing (managers).",
         ),
         "prefs": SubcommandInfo(
             "/release prefs [hours 09:00-18:00 | days mon-fri | tz <zone>|auto | mute | unmute]",
@@ -546,7 +547,7 @@ def _parse_snooze(text: str, pos: int, release: str | None) -> Snooze:
     return Snooze(_item_ref(_joined(tokens)), span, release)
 
 
-_SET_FIELDS = ("summary", "final-call")
+_SET_FIELDS = ("summary", "final-call", "heads-up", "overdue", "escalate-after")
 
 
 def _parse_set(text: str, pos: int, release: str | None) -> Set:

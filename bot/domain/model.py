@@ -91,6 +91,17 @@ class ItemTemplate:
 
 
 @dataclass(frozen=True, slots=True)
+class ReminderDefaults:
+    """A template's (or a release's) reminder timing; None everywhere means the built-in ladder."""
+
+    heads_up_days: int | None = None  # working days before the due reminder; 0 turns heads-ups off
+    overdue_daily: bool | None = None  # overdue reminders every working day, or once
+    escalate_after_hours: float | None = None  # working hours overdue before managers hear of it
+    final_call: timedelta | None = None  # before launch; a negative value means no final call
+    summary: tuple[timedelta, ...] | None = None  # readiness summaries, before launch
+
+
+@dataclass(frozen=True, slots=True)
 class ChecklistTemplate:
     """A named, validated checklist: the items a release starts with."""
 
@@ -98,6 +109,7 @@ class ChecklistTemplate:
     title: str
     items: tuple[ItemTemplate, ...]
     source: str = ""  # file it came from, for error messages
+    reminders: ReminderDefaults = ReminderDefaults()
 
 
 @dataclass(slots=True)

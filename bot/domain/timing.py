@@ -40,3 +40,19 @@ def parse_summary_offsets(text: str) -> tuple[timedelta, ...]:
 def format_offsets(offsets: tuple[timedelta, ...]) -> str:
     """Offsets back to text: '72h,24h,2h' style (as format_offset writes them, without the minus)."""
     return ",".join(format_offset(-o).lstrip("-") for o in offsets)
+
+
+def parse_working_days(text: str) -> int:
+    """'1' → 1: how many working days before the due reminder the heads-up comes (0 turns it off)."""
+    value = text.strip()
+    if not value.isdigit() or int(value) > 10:
+        raise InvalidInput(f'"{excerpt(text)}" is not a number of working days from 0 to 10.')
+    return int(value)
+
+
+def parse_overdue(text: str) -> bool:
+    """'daily' → True, 'once' → False: how often overdue reminders repeat."""
+    value = text.strip().casefold()
+    if value not in ("daily", "once"):
+        raise InvalidInput('Overdue reminders are either "daily" or "once".')
+    return value == "daily"

@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -45,6 +45,7 @@ LEASE = timedelta(seconds=90)
 BATCH = 50
 MAX_ATTEMPTS = 5
 MAX_BATCHES_PER_TICK = 40
+_NEVER = timedelta(days=36500)
 
 
 @dataclass(slots=True)
@@ -139,22 +140,31 @@ class DeliveryService:
                 r.launch_at,
                 tuple(managers_of[r.id or 0]),
                 True,
-                summary_offsets=parse_summary_offsets(r.summary_offsets) if r.summary_offsets else None,
-                final_call_before=_final_call(r.final_call_seconds),
             )
             for r in releases
         ]
-        result = plan(
-            now,
-            since,
-            open_items,
-            infos,
-            self._prefs(people, prefs, snoozes),
-            self._config,
-            self._default_prefs,
-        )
-        planned = [_row(s, rows.PENDING, None, now) for s in result.due]
-        missed = [_row(s, rows.EXPIRED, "missed while the bot was down", now) for s in result.missed]
+        # Releases with their own ladder are planned with it; the plans are merged by delivery key, so a
+        # person still gets one digest per slot whatever mix of releases it covers.
+        by_config: dict[LadderConfig, set[int]] = defaultdict(set)
+        for r in releases:
+            by_config[self._ladder(r)].add(r.id or 0)
+        people_prefs = self._prefs(people, prefs, snoozes)
+        due: dict[str, Send] = {}
+        missed_sends: dict[str, Send] = {}
+        for config, ids in by_config.items():
+            result = plan(
+                now,
+                since,
+                [i for i in open_items if i.release_id in ids],
+                [info for info in infos if info.release_id in ids],
+                people_prefs,
+                config,
+                self._default_prefs,
+            )
+            _merge(due, result.due)
+            _merge(missed_sends, result.missed)
+        planned = [_row(s, rows.PENDING, None, now) for s in due.values()]
+        missed = [_row(s, rows.EXPIRED, "missed while the bot was down", now) for s in missed_sends.values()]
         with unit_of_work(self._engine) as session:
             new_keys = set(rows.insert_planned(session=session, rows=planned + missed))
             new_missed = [m for m in missed if m["key"] in new_keys]
@@ -163,6 +173,26 @@ class DeliveryService:
             rows.advance_mark(session=session, name=PLANNED_UNTIL, at=now)
         report.planned += sum(1 for p in planned if p["key"] in new_keys)
         report.missed += len(new_missed)
+
+    def _ladder(self, release: Any) -> LadderConfig:
+        """The release's own reminder timing over the defaults."""
+        base = self._config
+        return replace(
+            base,
+            heads_up_working_days=base.heads_up_working_days
+            if release.heads_up_days is None
+            else release.heads_up_days,
+            overdue_every_working_day=base.overdue_every_working_day
+            if release.overdue_daily is None
+            else release.overdue_daily,
+            escalate_after_working_hours=base.escalate_after_working_hours
+            if release.escalate_after_hours is None
+            else release.escalate_after_hours,
+            final_call_before=_final_call(release.final_call_seconds) or base.final_call_before,
+            summary_offsets=parse_summary_offsets(release.summary_offsets)
+            if release.summary_offsets
+            else base.summary_offsets,
+        )
 
     def _group_members(self, groups: Iterable[str]) -> dict[str, list[str]]:
         members: dict[str, list[str]] = {}
@@ -390,12 +420,27 @@ def _parse_items(text: str) -> list[tuple[int, Reason]]:
     return parsed
 
 
+def _merge(into: dict[str, Send], sends: list[Send]) -> None:
+    """Add sends by key; two plans' sends with one key (a digest across releases) become one send."""
+    for send in sends:
+        same = into.get(key(send))
+        if same is None:
+            into[key(send)] = send
+            continue
+        into[key(send)] = replace(
+            same,
+            item_ids=tuple(dict.fromkeys((*same.item_ids, *send.item_ids))),
+            reasons={**same.reasons, **send.reasons},
+            expires_at=min(same.expires_at, send.expires_at),
+        )
+
+
 def _final_call(seconds: int | None) -> timedelta | None:
-    """The stored final-call setting: None for the default; 'off' is kept as -1 and means after launch."""
+    """The stored final-call setting: None for the default; 'off' is stored as -1."""
     if seconds is None:
         return None
-    # A final call "after launch" never falls in a window before launch; past launch the release is done.
-    return timedelta(seconds=seconds) if seconds >= 0 else timedelta(days=-36500)
+    # "Off" becomes a final call a century before launch: a slot no planning window ever reaches.
+    return timedelta(seconds=seconds) if seconds >= 0 else _NEVER
 
 
 def _hours(choice: Any) -> WorkingHours:

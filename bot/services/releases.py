@@ -11,12 +11,18 @@ from sqlmodel import Session
 
 from bot.domain.checklists import TemplateLibrary
 from bot.domain.errors import Conflict, InvalidInput, NotFound
-from bot.domain.model import ItemState, ItemTemplate, ReleaseState, ReleaseView
+from bot.domain.model import ItemState, ItemTemplate, ReleaseState, ReleaseView, ReminderDefaults
 from bot.domain.notes import reschedule_note
 from bot.domain.permissions import Action
 from bot.domain.schedule import Due, due_at, reflow
 from bot.domain.text import escape_mrkdwn, name_key
-from bot.domain.timing import before_launch, format_offsets, parse_summary_offsets
+from bot.domain.timing import (
+    before_launch,
+    format_offsets,
+    parse_overdue,
+    parse_summary_offsets,
+    parse_working_days,
+)
 from bot.domain.when import WhenSpec, ensure_future, resolve_when
 from bot.services.base import Deps, ServiceBase
 from bot.services.context import RequestContext
@@ -84,6 +90,7 @@ class ReleaseService(ServiceBase):
                     created_by=ctx.user_id,
                     created_at=now,
                     updated_at=now,
+                    **_reminder_columns(checklist.reminders),
                 )
                 items = [
                     _item_from(spec, position, launch_at, tz, now)
@@ -204,6 +211,15 @@ class ReleaseService(ServiceBase):
         if field == "summary":
             offsets = parse_summary_offsets(value)
             column, stored, words = "summary_offsets", format_offsets(offsets), format_offsets(offsets)
+        elif field == "heads-up":
+            column, stored = "heads_up_days", parse_working_days(value)
+            words = f"{stored} working day{'s' if stored != 1 else ''}"
+        elif field == "overdue":
+            column, stored = "overdue_daily", parse_overdue(value)
+            words = "every working day" if stored else "once"
+        elif field == "escalate-after":
+            hours = before_launch(value).total_seconds() / 3600
+            column, stored, words = "escalate_after_hours", hours, f"{hours:g} working hours"
         elif value.strip().casefold() in ("off", "none", "never"):
             column, stored, words = "final_call_seconds", -1, "off"
         else:
@@ -281,6 +297,20 @@ class ReleaseService(ServiceBase):
             f"There is already an active release called {escape_mrkdwn(name)} in this channel. "
             "Pick another name, or cancel the old one with `/release cancel`."
         )
+
+
+def _reminder_columns(defaults: ReminderDefaults) -> dict[str, object]:
+    """A template's reminder timing as the release's own columns (NULL: the built-in defaults)."""
+    final_call = None
+    if defaults.final_call is not None:
+        final_call = -1 if defaults.final_call < timedelta(0) else int(defaults.final_call.total_seconds())
+    return {
+        "heads_up_days": defaults.heads_up_days,
+        "overdue_daily": defaults.overdue_daily,
+        "escalate_after_hours": defaults.escalate_after_hours,
+        "final_call_seconds": final_call,
+        "summary_offsets": format_offsets(defaults.summary) if defaults.summary else None,
+    }
 
 
 def _item_from(

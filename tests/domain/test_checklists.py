@@ -520,3 +520,41 @@ def test_get_ignores_case_and_spaces_and_an_empty_library_says_so():
     with pytest.raises(NotFound) as caught:
         TemplateLibrary().get("go-live")
     assert caught.value.hint == "Available templates: none"
+
+
+def test_a_template_can_set_its_own_reminder_timing() -> None:
+    from datetime import timedelta
+
+    from bot.domain.checklists import load_template_text
+
+    text = """
+name: careful
+title: Careful
+reminders:
+  heads_up: 2
+  overdue: once
+  escalate_after: 16h
+  final_call: "off"
+  summary: [24h, 72h]
+items:
+  - {key: a, section: S, title: A, due: -1d}
+"""
+    reminders = load_template_text(text, source="careful.yml").reminders
+    assert reminders.heads_up_days == 2 and reminders.overdue_daily is False
+    assert reminders.escalate_after_hours == 16 and reminders.final_call < timedelta(0)
+    assert reminders.summary == (timedelta(hours=72), timedelta(hours=24))
+
+
+def test_reminder_timing_mistakes_name_the_field() -> None:
+    import pytest
+
+    from bot.domain.checklists import TemplateError, load_template_text
+
+    text = (
+        "name: x\ntitle: X\nreminders: {heads_up: 99, overdue: weekly, summry: [1h]}\n"
+        "items:\n  - {key: a, section: S, title: A, due: -1d}\n"
+    )
+    with pytest.raises(TemplateError) as caught:
+        load_template_text(text, source="x.yml")
+    message = str(caught.value)
+    assert "heads_up" in message and "overdue" in message and 'did you mean "summary"' in message

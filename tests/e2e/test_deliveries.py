@@ -243,3 +243,31 @@ def test_a_release_can_have_its_own_summary_times(runtime: Runtime, emulator: Sl
     ]
     assert len([p for p in posts if "Readiness" in p]) == 2, posts  # 72h and 2h only
     assert not [p for p in posts if "Final call" in p], posts
+
+
+def test_a_release_with_its_own_ladder_still_makes_one_digest_per_slot(
+    runtime: Runtime, emulator: SlackEmulator
+) -> None:
+    first = _release(runtime)
+    releases = runtime.services.releases
+    second = releases.create_at(
+        _ctx(),
+        name="Mobile 7.1",
+        launch_at=LAUNCH,
+        tz="Europe/Berlin",
+        channel_id=CHANNEL,
+        template=None,
+        managers=(),
+    )
+    runtime.services.items.assign(_ctx(), "Mobile 7.1", str(DEPENDENCY_CHECK), [Owner(OwnerKind.USER, ANA)])
+    assert releases.configure(_ctx(), "Mobile 7.1", "overdue", "once") == "once"
+    assert releases.configure(_ctx(), "Payments 2.4", "heads-up", "0") == "0 working days"
+    assert first != second.id
+    _tick_hourly(runtime, datetime(2027, 3, 8, 0, 0, tzinfo=UTC), LAUNCH - timedelta(hours=1))
+    dms = [m.text for m in _dms(emulator, ANA)]
+    # Monday: only Mobile's heads-up (Payments has none). Tuesday: one digest with all three items due.
+    # Wednesday: overdue for all three (Mobile's first and only). Thursday: Payments' two only.
+    assert ["1 release item" in dms[0], "3 release items" in dms[1], "3 release items" in dms[2]] == [
+        True
+    ] * 3, dms
+    assert "2 release items" in dms[3] and len(dms) == 4, dms
