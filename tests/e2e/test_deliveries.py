@@ -271,3 +271,26 @@ def test_a_release_with_its_own_ladder_still_makes_one_digest_per_slot(
         True
     ] * 3, dms
     assert "2 release items" in dms[3] and len(dms) == 4, dms
+
+
+def test_an_outage_across_several_sends_then_recovery_sends_the_backlog_in_due_order_once(
+    runtime: Runtime, emulator: SlackEmulator
+) -> None:
+    _release(runtime)
+    deliveries = runtime.services.deliveries
+    deliveries.run_due(datetime(2027, 3, 8, 8, 0, tzinfo=UTC))
+    emulator.pause()
+    # Slack unreachable from Monday's heads-up through Tuesday's due reminder: every attempt fails.
+    for at in (datetime(2027, 3, 8, 9, 0, tzinfo=UTC), datetime(2027, 3, 9, 13, 0, tzinfo=UTC)):
+        assert deliveries.run_due(at).sent == 0
+    emulator.resume()
+    report = deliveries.run_due(datetime(2027, 3, 9, 13, 5, tzinfo=UTC))
+    assert report.sent >= 2, report  # Ana's heads-up and due digests (and any escalation to Maya)
+    with unit_of_work(runtime.engine, write=False) as session:
+        sent = sorted(
+            delivery_repo.by_state(session=session, states=[delivery_repo.SENT]), key=lambda d: d.slot
+        )
+    posted = [c.args["metadata"] for c in emulator.calls_to("chat.postMessage") if c.ok]
+    order = [m["event_payload"]["delivery"] if isinstance(m, dict) else None for m in posted]
+    assert order == [d.id for d in sent]  # oldest slot first
+    assert set(_deliveries(emulator).values()) == {1}
