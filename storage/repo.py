@@ -312,6 +312,20 @@ def signoffs_of(*, session: Session, item_id: int) -> list[str]:
     return list(session.exec(stmt))
 
 
+def signoffs_by_item(*, session: Session, release_id: int) -> dict[int, list[str]]:
+    """Signatures on a release's every-owner items, in one query, keyed by item id."""
+    stmt = (
+        select(ItemSignoff)
+        .join(ChecklistItem, col(ChecklistItem.id) == col(ItemSignoff.item_id))
+        .where(ChecklistItem.release_id == release_id)
+        .order_by(col(ItemSignoff.id))
+    )
+    signed: dict[int, list[str]] = defaultdict(list)
+    for row in session.exec(stmt):
+        signed[row.item_id].append(row.user_id)
+    return signed
+
+
 def add_signoff(*, session: Session, item_id: int, user_id: str, now: datetime) -> bool:
     """Record one owner's signature; False when they had already signed."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

@@ -131,6 +131,7 @@ class ItemView:
     signed_off_by: str | None = None
     signed_off_at: datetime | None = None
     id: int | None = None  # the database id, for buttons that name the item
+    signed: tuple[str, ...] = ()  # every-owner items: who has signed so far
 
     def is_overdue(self, now: datetime) -> bool:
         """Open work past its due time."""

@@ -60,7 +60,8 @@ class CardSync:
             owners = repo.owners_of(session=session, release_id=release_id)
             managers = repo.roles_of(session=session, release_id=release_id)
             notes = repo.pending_card_notes(session=session, release_id=release_id)
-        view = release_view(release, items, owners, managers)
+            signoffs = repo.signoffs_by_item(session=session, release_id=release_id)
+        view = release_view(release, items, owners, managers, signoffs)
         progress.card_version = release.card_version
         progress.card_ts = release.card_ts
         if release.card_ts is None:

@@ -105,6 +105,8 @@ def item(
     if it.is_overdue(now) and release.state.is_active:
         status += " · ⏰ overdue"
     blocks = [section(body), context(*facts, status)]
+    if it.signed and it.state is not ItemState.DONE:
+        blocks.append(context("✍️ Signed so far: " + ", ".join(f"<@{u}>" for u in it.signed)))
     detail = _item_detail(it)
     if detail:
         blocks.append(context(detail))

@@ -37,6 +37,11 @@ def created(release: ReleaseView) -> Reply:
 def item_changed(change: ItemChange) -> Reply:
     """Confirmation of start/done/undo/na/block/waive."""
     title = f"{change.position}. {escape_mrkdwn(change.title)}"
+    if change.waiting_for:
+        waiting = ", ".join(o.mention for o in change.waiting_for)
+        return text_reply(
+            f"✍️ Your sign-off on {title} is recorded; every owner signs it, still waiting for {waiting}."
+        )
     if not change.changed:
         return text_reply(f"{title} is already {STATE_WORDS[change.after]}; nothing changed.")
     return text_reply(

@@ -201,3 +201,20 @@ def test_a_reaction_slack_never_delivered_is_applied_when_status_is_asked(
     )
     assert "reconciled" in reply_text(release.command(MAYA, f"log {DEPENDENCY_CHECK}"))
     assert "⬜ open" in _item_text(emulator, 9)
+
+
+def test_an_item_every_owner_signs_is_done_when_the_last_one_signs(
+    release: BotProcess, emulator: SlackEmulator
+) -> None:
+    live_date = 17  # the template says every owner signs the live deployment date
+    release.command(MAYA, f"assign {live_date} <@{ANA}|ana> <@{BOB}|bob>")
+    reply = reply_text(release.command(ANA, f"done {live_date}"))
+    assert "still waiting for <@UBOB00001>" in reply
+    wait_until(
+        lambda: "Signed so far: <@UANA00001>" in _item_text(emulator, live_date), what="ana's signature"
+    )
+    assert "⬜ open" in _item_text(emulator, live_date)
+    release.sender.reaction(BOB, CHANNEL, _item_ts(emulator, live_date), "white_check_mark")
+    wait_until(
+        lambda: "done by <@UBOB00001>" in _item_text(emulator, live_date), what="done by the last signer"
+    )
