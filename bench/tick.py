@@ -345,7 +345,7 @@ def _planning(backend: str, database: Callable[[str], Any], sizes: Sizes) -> lis
                 f"wall per 10k items of one planning-only run_due; {sizes_note}; median of "
                 f"{sizes.tick_repeats} (baseline {sizes.tick_repeats * 10}) passes: "
                 f"{big_wall * 1000:.0f} ms vs {small_wall * 1000:.1f} ms; of the large pass's, loading "
-                f"active_state + people_state as ORM rows alone takes {big_load * 1000:.0f} ms "
+                f"active_state + people_state as rows alone takes {big_load * 1000:.0f} ms "
                 f"({big_load / big_wall:.0%})"
             ),
         ),
