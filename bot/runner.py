@@ -7,6 +7,7 @@ import signal
 import threading
 
 import uvicorn
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import OperationalError
 
 from bot.config import Settings
@@ -66,7 +67,14 @@ def _socket_mode(runtime: Runtime) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    handler.connect()
+    try:
+        handler.connect()
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else str(exc)
+        raise SystemExit(
+            f"release-captain: Slack refused the Socket Mode connection ({error}); check SLACK_APP_TOKEN "
+            "(an app-level token with connections:write) and that Socket Mode is on for the app."
+        ) from None
     log.info("connected to Slack in Socket Mode")
     stop.wait()
     handler.close()

@@ -167,3 +167,23 @@ def test_healthz_is_503_while_the_database_is_unreachable(tmp_path: Path, postgr
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)
         admin.dispose()
+
+
+def test_an_app_token_selects_socket_mode_and_a_refusal_is_one_clear_line(tmp_path: Path) -> None:
+    from bot.sandbox.emulator import SlackEmulator
+
+    with SlackEmulator() as emulator:
+        emulator.start()
+        result = _cli(
+            tmp_path,
+            "serve",
+            SLACK_BOT_TOKEN=emulator.workspace.bot_token,
+            SLACK_APP_TOKEN="xapp-1-not-a-real-token",
+            SLACK_API_URL=emulator.api_url,
+        )
+        assert emulator.calls_to("apps.connections.open"), (
+            "Socket Mode starts by asking Slack for a WebSocket URL"
+        )
+    assert result.returncode == 1
+    assert "Socket Mode" in result.stderr and "SLACK_APP_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
