@@ -145,3 +145,14 @@ def test_audit_details_show_owner_mentions_but_nothing_else() -> None:
     text = str(audit_log(lines, "5")[1])
     assert "<@UANA00001>" in text and "<!subteam^S0QA00001>" in text
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text and "<https://x" not in text
+
+
+def test_status_replies_are_reused_only_while_the_view_and_the_minute_are_the_same() -> None:
+    from bot.slack.status_cache import StatusReplies
+
+    cache = StatusReplies(size=4)
+    view = _release(18)
+    first = cache.render(view, NOW)
+    assert cache.render(view, NOW + timedelta(seconds=30)) is first
+    assert cache.render(view, NOW + timedelta(minutes=1)) is not first
+    assert cache.render(_release(18), NOW) is not first  # another version of the release is another object

@@ -16,6 +16,10 @@ from bot.slack.listeners.views import new_release_form
 from bot.slack.render_deliveries import render_outgoing
 from bot.slack.replies import Reply
 from bot.slack.seal import Sealer
+from bot.slack.status_cache import StatusReplies
+
+# Status is the most frequent command; its rendering is reused while nothing it shows has changed.
+_STATUS = StatusReplies()
 
 _MOVES = {
     c.TransitionAction.START: Move.START,
@@ -62,7 +66,7 @@ def run(cmd: c.Command, ctx: RequestContext, services: Services) -> Reply:
             view = releases.status(ctx, ref)
             # Reactions Slack failed to deliver are caught up in the background, for the next look.
             services.reconciler.request(view.id)
-            return render.status(view, now)
+            return _STATUS.render(view, now)
         case c.Assign(release=ref, item=item, owners=owners):
             return replies.owners_changed(services.items.assign(ctx, ref, item, owners))
         case c.Unassign(release=ref, item=item, owners=owners):
