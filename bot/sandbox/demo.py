@@ -73,8 +73,16 @@ def script(today: date) -> list[Step]:
             ("as @maya", f"/release reschedule {moved.isoformat()} 14:00"),
         ),
         Step("Who did what to the backup item:", ("/release log 5",)),
-        # Later versions: reminders, the readiness summary and its vote, and announcement drafts arrive here.
-        Step("Three days pass.", ("advance 3d",)),
+        Step(
+            "A week passes. Owners get one digest per reminder slot in their own working hours; "
+            "what is overdue reaches Maya as an escalation.",
+            ("advance 7d",),
+        ),
+        Step(
+            "The day before launch, the readiness summary lands in #releases with its recommendation.",
+            ("advance 4d",),
+        ),
+        # Later versions: the go/no-go vote on the summary, announcement drafts, the launch and the export.
         Step("Where the release stands:", ("/release status",)),
     ]
 

@@ -51,3 +51,19 @@ def test_cli_demo_needs_no_slack_credentials(monkeypatch: pytest.MonkeyPatch) ->
     assert result.exit_code == 0, result.output
     assert seen and seen[0] is not None
     assert seen[0].slack_bot_token is None and seen[0].slack_app_token is None
+
+
+def test_the_demo_shows_reminders_escalation_and_the_readiness_summary() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from bot.config import load_settings
+    from bot.sandbox.demo import run_demo
+
+    console = Console(file=StringIO(), record=True, width=120)
+    run_demo(console=console, settings=load_settings(_env_file=None))
+    output = console.export_text()
+    assert "DM to @ana" in output and "release item needs you" in output
+    assert "DM to @maya" in output and "overdue in Payments 2.4" in output
+    assert "Readiness — Payments 2.4" in output and "Recommendation:" in output
