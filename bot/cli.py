@@ -25,9 +25,10 @@ CONNECT_HINT = (
 )
 
 
-def _settings() -> Settings:
+def _settings(**overrides: object) -> Settings:
+    """The settings, read once; a bad one ends the command with one line and exit status 2."""
     try:
-        settings = load_settings()
+        settings = load_settings(**overrides)
     except SettingsError as exc:
         typer.echo(f"release-captain: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -94,15 +95,9 @@ def demo() -> None:
 
 def _sandbox_settings() -> Settings:
     """Settings for the sandbox, which talks only to its own emulator: any SLACK_* variables are ignored."""
-    try:
-        settings = load_settings(
-            slack_bot_token=None, slack_signing_secret=None, slack_app_token=None, slack_api_url=SLACK_API_URL
-        )
-    except SettingsError as exc:
-        typer.echo(f"release-captain: {exc}", err=True)
-        raise typer.Exit(2) from None
-    configure_logging(settings)
-    return settings
+    return _settings(
+        slack_bot_token=None, slack_signing_secret=None, slack_app_token=None, slack_api_url=SLACK_API_URL
+    )
 
 
 @app.command()

@@ -309,8 +309,10 @@ class DeliveryService:
         """End a row that cannot be sent, and queue one note to its release's managers saying why."""
         if not self._finish(row, token, now, state=state, reason=error):
             return
-        report.dead += state == rows.DEAD
-        report.cancelled += state == rows.CANCELLED
+        if state == rows.DEAD:
+            report.dead += 1
+        else:
+            report.cancelled += 1
         if row.kind == PROBLEM or row.release_id is None:
             return  # a note about a failed note would loop; digests span releases and name no managers
         with unit_of_work(self._engine) as session:
