@@ -78,6 +78,14 @@ class CardPublisher(Protocol):
         """Post a short note (already safe mrkdwn) in the card's thread."""
         ...
 
+    def find_card(self, release: ReleaseView) -> str | None:
+        """The ts of this release's card if an earlier attempt posted it (by its metadata), else None."""
+        ...
+
+    def find_item(self, release: ReleaseView, item: ItemView, card_ts: str) -> str | None:
+        """The ts of this item's reply if an earlier attempt posted it, else None."""
+        ...
+
 
 class CardSyncRequests(Protocol):
     """Lets services ask for a card to be republished soon, after their transaction commits."""

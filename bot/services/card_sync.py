@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 
 # Long enough for a card and 18 replies at Slack's pace; a crashed syncer's lease expires after it.
 LEASE = timedelta(seconds=60)
+# Stored as a ts while a post is in flight; found after a crash, it means "look before posting again".
+POSTING = "posting"
 # After a failed publish, wait this long before the next attempt (the lease is simply kept).
 RETRY_AFTER = timedelta(seconds=15)
 
@@ -64,8 +66,14 @@ class CardSync:
         view = release_view(release, items, owners, managers, signoffs)
         progress.card_version = release.card_version
         progress.card_ts = release.card_ts
-        if release.card_ts is None:
-            progress.card_ts = self._publisher.post_card(view, now)
+        if release.card_ts in (None, POSTING):
+            # POSTING means an earlier attempt may have posted the card and died before saving its ts.
+            found = self._publisher.find_card(view) if release.card_ts == POSTING else None
+            if found is None:
+                self._remember(release_id, card_ts=POSTING)
+                progress.card_ts = POSTING  # if the post fails, the marker must survive the final record
+                found = self._publisher.post_card(view, now)
+            progress.card_ts = found
             self._remember(release_id, card_ts=progress.card_ts)
         elif release.card_version > release.card_synced_version:
             self._publisher.update_card(view, release.card_ts, now)
@@ -74,8 +82,12 @@ class CardSync:
             if row.version <= row.synced_version and row.thread_ts is not None:
                 continue
             item = by_position[row.position]
-            if row.thread_ts is None:
-                ts = self._publisher.post_item(view, item, progress.card_ts, now)
+            if row.thread_ts in (None, POSTING):
+                found = self._publisher.find_item(view, item, progress.card_ts) if row.thread_ts else None
+                if found is None:
+                    self._remember(release_id, item_ts={row.id or 0: POSTING})
+                    found = self._publisher.post_item(view, item, progress.card_ts, now)
+                ts = found
                 self._remember(release_id, item_ts={row.id or 0: ts})
             else:
                 self._publisher.update_item(view, item, row.thread_ts, now)

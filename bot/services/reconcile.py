@@ -16,6 +16,7 @@ from bot.domain.model import AuditSource, ItemState
 from bot.domain.permissions import Actor
 from bot.domain.transitions import Move
 from bot.ports import ReactionReader
+from bot.services.card_sync import POSTING
 from bot.services.context import RequestContext
 from bot.services.items import ItemService
 from bot.services.reactions import SIGN_OFF, base_emoji
@@ -75,7 +76,11 @@ class Reconciler:
             release = repo.get_release(session=session, release_id=release_id)
             if release is None:
                 return 0
-            items = [i for i in repo.items_of(session=session, release_id=release_id) if i.thread_ts]
+            items = [
+                i
+                for i in repo.items_of(session=session, release_id=release_id)
+                if i.thread_ts not in (None, POSTING)
+            ]
             seen = _seen_marks(session, [i.id or 0 for i in items])
         applied = 0
         for item in items:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from slack_sdk import WebClient
@@ -74,3 +75,33 @@ class SlackCardPublisher:
             channel=release.channel_id, thread_ts=card_ts, text=text, unfurl_links=False
         )
         return str(response["ts"])
+
+    def find_card(self, release: ReleaseView) -> str | None:
+        """Look through the channel's recent history for this release's card."""
+        history = self._client.conversations_history(
+            channel=release.channel_id, limit=_LOOK_BACK, include_all_metadata=True
+        )
+        return _find(history.get("messages"), CARD_EVENT, lambda p: p.get("release_id") == release.id)
+
+    def find_item(self, release: ReleaseView, item: ItemView, card_ts: str) -> str | None:
+        """Look through the card's thread for this item's reply."""
+        replies = self._client.conversations_replies(
+            channel=release.channel_id, ts=card_ts, limit=_LOOK_BACK, include_all_metadata=True
+        )
+        return _find(
+            replies.get("messages"),
+            ITEM_EVENT,
+            lambda p: p.get("release_id") == release.id and p.get("position") == item.position,
+        )
+
+
+# A crashed attempt is retried within minutes, so its message is among the channel's latest.
+_LOOK_BACK = 200
+
+
+def _find(messages: list[dict] | None, event_type: str, wanted: Callable[[dict], bool]) -> str | None:
+    for message in messages or []:
+        meta = message.get("metadata") or {}
+        if meta.get("event_type") == event_type and wanted(meta.get("event_payload") or {}):
+            return str(message["ts"])
+    return None
