@@ -74,8 +74,12 @@ class CardPublisher(Protocol):
         """Edit an item's thread reply in place."""
         ...
 
-    def post_thread_note(self, release: ReleaseView, card_ts: str, text: str) -> str:
-        """Post a short note (already safe mrkdwn) in the card's thread."""
+    def post_thread_note(self, release: ReleaseView, card_ts: str, text: str, *, first_note: int) -> str:
+        """Post a short note (already safe mrkdwn) in the card's thread, tagged with its first note's id."""
+        ...
+
+    def find_note(self, release: ReleaseView, card_ts: str, first_note: int) -> str | None:
+        """The ts of a note batch an earlier attempt posted, by its first note's id, else None."""
         ...
 
     def find_card(self, release: ReleaseView) -> str | None:

@@ -26,6 +26,8 @@ from storage.tables import (
 )
 
 MANAGER = "manager"
+# Stored in place of a message ts while the message is being posted: after a crash it means "look first".
+POSTING = "posting"
 
 
 def active_releases_in_channel(*, session: Session, channel_id: str) -> list[Release]:
@@ -256,10 +258,13 @@ def add_card_note(*, session: Session, release_id: int, text: str, now: datetime
 
 
 def pending_card_notes(*, session: Session, release_id: int) -> list[CardNote]:
-    """Notes not yet posted, oldest first."""
+    """Notes not yet known to be posted (never tried, or in flight when an attempt died), oldest first."""
     stmt = (
         select(CardNote)
-        .where(CardNote.release_id == release_id, col(CardNote.posted_ts).is_(None))
+        .where(
+            CardNote.release_id == release_id,
+            or_(col(CardNote.posted_ts).is_(None), col(CardNote.posted_ts) == POSTING),
+        )
         .order_by(col(CardNote.id))
     )
     return list(session.exec(stmt))

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 # Long enough for a card and 18 replies at Slack's pace; a crashed syncer's lease expires after it.
 LEASE = timedelta(seconds=60)
 # Stored as a ts while a post is in flight; found after a crash, it means "look before posting again".
-POSTING = "posting"
+POSTING = repo.POSTING
 # After a failed publish, wait this long before the next attempt (the lease is simply kept).
 RETRY_AFTER = timedelta(seconds=15)
 
@@ -94,11 +94,26 @@ class CardSync:
                 ts = row.thread_ts
             progress.items[row.id or 0] = (row.version, ts)
         # Changes that land together become one thread message, so the channel is told without a flood.
-        for batch in _batches(notes):
-            ts = self._publisher.post_thread_note(view, progress.card_ts, "\n".join(n.text for n in batch))
-            for note in batch:
-                progress.notes[note.id or 0] = ts
+        fresh = [n for n in notes if n.posted_ts is None]
+        in_flight = [n for n in notes if n.posted_ts == POSTING]
+        if in_flight:
+            # A batch was being posted when an attempt died: adopt it if it reached Slack, else post it again.
+            found = self._publisher.find_note(view, progress.card_ts, in_flight[0].id or 0)
+            if found is None:
+                fresh = in_flight + fresh
+            else:
+                self._mark_notes(in_flight, found)
+        for batch in _batches(fresh):
+            self._mark_notes(batch, POSTING)
+            text = "\n".join(n.text for n in batch)
+            ts = self._publisher.post_thread_note(view, progress.card_ts, text, first_note=batch[0].id or 0)
+            self._mark_notes(batch, ts)
         progress.complete = True
+
+    def _mark_notes(self, notes: list[CardNote], ts: str) -> None:
+        with unit_of_work(self._engine) as session:
+            for note in notes:
+                repo.mark_card_note_posted(session=session, note_id=note.id or 0, ts=ts)
 
     def _remember(
         self, release_id: int, *, card_ts: str | None = None, item_ts: dict[int, str] | None = None

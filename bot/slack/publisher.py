@@ -16,6 +16,7 @@ from bot.slack.seal import Sealer
 # Marks the bot's own card messages so they can be recognised in channel history.
 CARD_EVENT = "release_captain_card"
 ITEM_EVENT = "release_captain_item"
+NOTE_EVENT = "release_captain_note"
 
 
 class SlackCardPublisher:
@@ -69,12 +70,26 @@ class SlackCardPublisher:
             return []
         return [item_actions(self._sealer, item.id, item.state)]
 
-    def post_thread_note(self, release: ReleaseView, card_ts: str, text: str) -> str:
-        """Post a note in the card's thread."""
+    def post_thread_note(self, release: ReleaseView, card_ts: str, text: str, *, first_note: int) -> str:
+        """Post a note in the card's thread, tagged so a crashed attempt can be found again."""
         response = self._client.chat_postMessage(
-            channel=release.channel_id, thread_ts=card_ts, text=text, unfurl_links=False
+            channel=release.channel_id,
+            thread_ts=card_ts,
+            text=text,
+            unfurl_links=False,
+            metadata={
+                "event_type": NOTE_EVENT,
+                "event_payload": {"release_id": release.id, "note": first_note},
+            },
         )
         return str(response["ts"])
+
+    def find_note(self, release: ReleaseView, card_ts: str, first_note: int) -> str | None:
+        """Look through the card's thread for a note batch by its first note's id."""
+        replies = self._client.conversations_replies(
+            channel=release.channel_id, ts=card_ts, limit=_LOOK_BACK, include_all_metadata=True
+        )
+        return _find(replies.get("messages"), NOTE_EVENT, lambda p: p.get("note") == first_note)
 
     def find_card(self, release: ReleaseView) -> str | None:
         """Look through the channel's recent history for this release's card."""

@@ -71,3 +71,31 @@ def test_a_card_and_a_reply_posted_before_a_crash_are_adopted(runtime: tuple[Run
     with unit_of_work(rt.engine, write=False) as session:
         assert repo.get_release(session=session, release_id=view.id).card_ts == card_ts
         assert POSTING not in {i.thread_ts for i in repo.items_of(session=session, release_id=view.id)}
+
+
+def test_a_thread_note_posted_before_a_crash_is_not_posted_again(
+    runtime: tuple[Runtime, SlackEmulator],
+) -> None:
+    rt, emulator = runtime
+    ctx = RequestContext(actor=Actor("UMAYA0001"), channel_id=CHANNEL, source=AuditSource.COMMAND)
+    view = rt.services.releases.create_at(
+        ctx, name="Payments 2.4", launch_at=LAUNCH, tz="UTC", channel_id=CHANNEL, template=None, managers=()
+    )
+    assert rt.services.card_sync.sync(view.id)
+    with unit_of_work(rt.engine) as session:
+        release = repo.get_release(session=session, release_id=view.id)
+        repo.add_card_note(session=session, release_id=view.id, text="<@UANA00001> signed off 5.", now=LAUNCH)
+        repo.touch_card(session=session, release_id=view.id, now=LAUNCH)
+    with unit_of_work(rt.engine) as session:
+        note = repo.pending_card_notes(session=session, release_id=view.id)[0]
+        full = load_release_view(session=session, release=release)
+        repo.mark_card_note_posted(session=session, note_id=note.id, ts=POSTING)
+    publisher = SlackCardPublisher(WebClient(token=emulator.workspace.bot_token, base_url=emulator.api_url))
+    posted = publisher.post_thread_note(full, release.card_ts, note.text, first_note=note.id)  # then a crash
+
+    assert rt.services.card_sync.sync(view.id)
+
+    notes = [m for m in emulator.workspace.thread(CHANNEL, release.card_ts) if "signed off 5" in m.text]
+    assert [m.ts for m in notes] == [posted]
+    with unit_of_work(rt.engine, write=False) as session:
+        assert repo.pending_card_notes(session=session, release_id=view.id) == []
