@@ -127,8 +127,6 @@ class CardSync:
     def _record(self, release_id: int, progress: _Progress, *, failed: bool) -> None:
         """Save what reached Slack, even after a failure, so nothing is posted twice."""
         with unit_of_work(self._engine) as session:
-            for note_id, ts in progress.notes.items():
-                repo.mark_card_note_posted(session=session, note_id=note_id, ts=ts)
             version = progress.card_version if progress.complete else None
             repo.finish_card_sync(
                 session=session,
@@ -147,7 +145,6 @@ class _Progress:
         self.card_ts: str | None = None
         self.card_version = 0
         self.items: dict[int, tuple[int, str]] = {}
-        self.notes: dict[int, str] = {}
         self.complete = False
 
 

@@ -26,7 +26,7 @@ from bot.domain.reminders import (
 )
 from bot.domain.timing import parse_summary_offsets
 from bot.domain.workhours import WorkingHours
-from bot.ports import Clock, Directory, Messenger, RecipientGone, Undeliverable, UnknownOutcome
+from bot.ports import Clock, Directory, Messenger, Posted, RecipientGone, Undeliverable, UnknownOutcome
 from bot.services.results import ChannelPost, Digest, DigestEntry, Escalation, MissedNotice, Outgoing, Problem
 from bot.services.views import assemble_views
 from storage import delivery_repo as rows
@@ -258,16 +258,7 @@ class DeliveryService:
                 # An earlier attempt may have reached Slack: look for it before posting again.
                 earlier = self._messenger.find(row.recipient, row.id)
                 if earlier is not None:
-                    self._finish(
-                        row,
-                        token,
-                        now,
-                        state=rows.SENT,
-                        channel_id=earlier.channel,
-                        message_ts=earlier.ts,
-                        unknown_outcome=False,
-                    )
-                    report.sent += 1
+                    self._sent(row, token, now, earlier, report)
                     return
             posted = self._messenger.post(row.recipient, message, delivery_id=row.id)
         except UnknownOutcome as exc:
@@ -277,17 +268,21 @@ class DeliveryService:
         except RecipientGone as exc:
             self._bury(row, token, now, exc.error, report, state=rows.CANCELLED)
         else:
-            self._finish(
-                row,
-                token,
-                now,
-                state=rows.SENT,
-                channel_id=posted.channel,
-                message_ts=posted.ts,
-                unknown_outcome=False,
-                reason=None,
-            )
-            report.sent += 1
+            self._sent(row, token, now, posted, report)
+
+    def _sent(self, row: Delivery, token: str, now: datetime, posted: Posted, report: TickReport) -> None:
+        """Record where the message landed, whether this attempt posted it or an earlier one did."""
+        self._finish(
+            row,
+            token,
+            now,
+            state=rows.SENT,
+            channel_id=posted.channel,
+            message_ts=posted.ts,
+            unknown_outcome=False,
+            reason=None,
+        )
+        report.sent += 1
 
     def _retry_or_bury(
         self, row: Delivery, token: str, now: datetime, error: str, report: TickReport

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -105,7 +105,7 @@ class ReactionService:
                 follow_up=FollowUp.EVIDENCE,
             )
         if move is Move.BLOCK and change.changed:
-            return _with_follow_up(change, FollowUp.BLOCK_REASON)
+            return replace(change, follow_up=FollowUp.BLOCK_REASON)
         return change
 
 
@@ -118,19 +118,3 @@ def _move_for(kind: str, added: bool, state: ItemState) -> Move | None:
     if added:
         return Move.BLOCK
     return Move.UNDO if state is ItemState.BLOCKED else None
-
-
-def _with_follow_up(change: ItemChange, follow_up: FollowUp) -> ItemChange:
-    return ItemChange(
-        change.release,
-        change.item_id,
-        change.position,
-        change.title,
-        change.before,
-        change.after,
-        change.changed,
-        change.detail,
-        follow_up,
-        change.waiting_for,
-        change.duplicate,
-    )

@@ -125,11 +125,8 @@ class ReleaseService(ServiceBase):
             assert target.release.id is not None
             item_id = target.item.id if target.item else None
             rows = repo.recent_audit(session=session, release_id=target.release.id, item_id=item_id)
-            titles = {i.position: i.title for i in target.view.items}
-            items = repo.items_of(session=session, release_id=target.release.id) if item_id is None else []
-            by_id = {i.id: titles.get(i.position) for i in items}
-            if target.item is not None:
-                by_id[target.item.id] = target.item.title
+            # The view already names every item; no second query for titles.
+            by_id = {i.id: i.title for i in target.view.items}
             return [
                 AuditLine(
                     r.at,

@@ -12,6 +12,20 @@ from bot.slack.ids import ActionId
 from bot.slack.render import STATE_ICON
 from bot.slack.seal import Sealer
 
+# What to ask, on which button, when a change needs more from the person.
+_PROMPTS = {
+    FollowUp.BLOCK_REASON: (
+        "{user} marked {title} blocked. What is blocking it?",
+        "Add the reason",
+        ActionId.ASK_BLOCK_REASON,
+    ),
+    FollowUp.EVIDENCE: (
+        "{user}, {title} needs evidence (a link, a ticket or an id) before it is done.",
+        "Add evidence",
+        ActionId.ASK_EVIDENCE,
+    ),
+}
+
 
 def after_item_change(
     notices: Notices, sealer: Sealer, change: ItemChange, ctx: RequestContext, *, thread_ts: str
@@ -21,22 +35,10 @@ def after_item_change(
         return
     title = f"{change.position}. {escape_mrkdwn(change.title)}"
     channel, user = ctx.channel_id, ctx.user_id
-    if change.follow_up is FollowUp.BLOCK_REASON:
-        text = f"<@{user}> marked {title} blocked. What is blocking it?"
-        notices.thread(
-            channel,
-            thread_ts,
-            text,
-            blocks=_prompt(sealer, text, "Add the reason", ActionId.ASK_BLOCK_REASON, change),
-        )
-    elif change.follow_up is FollowUp.EVIDENCE:
-        text = f"<@{user}>, {title} needs evidence (a link, a ticket or an id) before it is done."
-        notices.thread(
-            channel,
-            thread_ts,
-            text,
-            blocks=_prompt(sealer, text, "Add evidence", ActionId.ASK_EVIDENCE, change),
-        )
+    if change.follow_up in _PROMPTS:
+        question, label, action = _PROMPTS[change.follow_up]
+        text = question.format(user=f"<@{user}>", title=title)
+        notices.thread(channel, thread_ts, text, blocks=_prompt(sealer, text, label, action, change))
     elif change.waiting_for:
         waiting = ", ".join(o.mention for o in change.waiting_for)
         notices.ephemeral(
