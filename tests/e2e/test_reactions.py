@@ -218,3 +218,33 @@ def test_an_item_every_owner_signs_is_done_when_the_last_one_signs(
     wait_until(
         lambda: "done by <@UBOB00001>" in _item_text(emulator, live_date), what="done by the last signer"
     )
+
+
+def test_the_bots_own_reactions_change_nothing(release: BotProcess, emulator: SlackEmulator) -> None:
+    ts = _item_ts(emulator, DEPENDENCY_CHECK)
+    status, _ = release.sender.reaction("UBOT00001", CHANNEL, ts, "white_check_mark")
+    assert status == 200
+    release.command(MAYA, "status")
+    assert "⬜ open" in _item_text(emulator, DEPENDENCY_CHECK)
+    assert _applied(release, DEPENDENCY_CHECK, "done") == 0
+    assert not emulator.ephemerals(CHANNEL, "UBOT00001")
+
+
+def test_an_event_redelivered_after_a_restart_acts_once(release: BotProcess, emulator: SlackEmulator) -> None:
+    ts = _item_ts(emulator, DEPENDENCY_CHECK)
+    emulator.workspace.add_reaction(CHANNEL, ts, ANA, "white_check_mark")
+    event = {
+        "type": "reaction_added",
+        "user": ANA,
+        "reaction": "white_check_mark",
+        "item": {"type": "message", "channel": CHANNEL, "ts": ts},
+        "event_ts": emulator.workspace.next_ts(),
+    }
+    assert release.sender.event(event, event_id="EvRESTART01")[0] == 200
+    wait_until(lambda: "done by" in _item_text(emulator, DEPENDENCY_CHECK), what="signed off")
+    release.command(ANA, f"undo {DEPENDENCY_CHECK}")  # reopened on purpose: a replay must not sign it again
+    release.restart()
+    assert release.sender.event(event, event_id="EvRESTART01", retry_num=1)[0] == 200
+    release.command(MAYA, "status")
+    assert _applied(release, DEPENDENCY_CHECK, "done") == 1
+    assert _applied(release, DEPENDENCY_CHECK, "undo") == 1
