@@ -56,10 +56,25 @@ class Release(SQLModel, table=True):
     heads_up_days: int | None = None
     overdue_daily: bool | None = None
     escalate_after_hours: float | None = None
+    # Announcements: fields the templates use (JSON object), where and how drafts are handled.
+    details: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    announce_channel: str | None = Field(default=None, max_length=32)  # NULL: the release channel
+    announce_lead_seconds: int | None = None  # NULL: 24h
+    auto_approve: bool = False
+    plan_approved_by: str | None = Field(default=None, max_length=32)
+    plan_approved_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # The go/no-go decision and the launch.
+    decision_rule: str | None = Field(default=None, max_length=32)  # NULL: unanimous
+    decided_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    launched_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    override_by: str | None = Field(default=None, max_length=32)
+    override_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    closed_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # rollback reason
+    train_id: int | None = Field(default=None, index=True)
 
 
 class ReleaseRole(SQLModel, table=True):
-    """A person's role in one release: manager (and later decider, comms)."""
+    """A person's role in one release: manager, decider or comms."""
 
     __tablename__ = "release_role"
     __table_args__ = (UniqueConstraint("release_id", "role", "user_id", name="uq_release_role"),)
@@ -253,3 +268,69 @@ class Snooze(SQLModel, table=True):
     item_id: int = Field(foreign_key="checklist_item.id", index=True)
     user_id: str = Field(max_length=32)
     until: datetime = Field(sa_column=_utc())
+
+
+class Announcement(SQLModel, table=True):
+    """One announcement of a release: planned or offered, approved by a person, posted once."""
+
+    __tablename__ = "announcement"
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="release.id", index=True)
+    kind: str = Field(max_length=16)
+    state: str = Field(default="planned", max_length=16, index=True)
+    channel_id: str | None = Field(default=None, max_length=32)  # NULL: the release's announcement channel
+    offset_seconds: int | None = None  # from launch; NULL for announcements offered by an event
+    post_at: datetime = Field(sa_column=_utc(index=True))
+    # Bumped whenever what a draft shows changes (re-timed, re-rendered): old drafts' buttons stop working.
+    version: int = Field(default=1)
+    text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # edited by a person
+    context: str | None = Field(
+        default=None, sa_column=Column(Text, nullable=True)
+    )  # JSON: old launch, reason
+    approved_by: str | None = Field(default=None, max_length=32)
+    approved_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    posted_channel: str | None = Field(default=None, max_length=32)
+    posted_ts: str | None = Field(default=None, max_length=32)
+    note: str | None = Field(
+        default=None, sa_column=Column(Text, nullable=True)
+    )  # why skipped/withdrawn/held
+    created_at: datetime = Field(sa_column=_utc())
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class Vote(SQLModel, table=True):
+    """A decider's current go/no-go vote on a release."""
+
+    __tablename__ = "vote"
+    __table_args__ = (UniqueConstraint("release_id", "user_id", name="uq_vote"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="release.id", index=True)
+    user_id: str = Field(max_length=32)
+    choice: str = Field(max_length=16)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    at: datetime = Field(sa_column=_utc())
+
+
+class Train(SQLModel, table=True):
+    """A release train: a release created automatically ahead of each recurring launch."""
+
+    __tablename__ = "train"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=150)
+    name_key: str = Field(max_length=150, index=True)
+    channel_id: str = Field(max_length=32, index=True)
+    rule: str = Field(max_length=64)
+    anchor_at: datetime = Field(sa_column=_utc())
+    timezone: str = Field(max_length=64)
+    template: str = Field(max_length=64)
+    lead_days: int = 14  # create each release this many days before its launch
+    active: bool = True
+    skip: str = Field(
+        default="", sa_column=Column(Text, nullable=False)
+    )  # ISO launches to skip, comma-separated
+    last_launch_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    created_by: str = Field(max_length=32)
+    created_at: datetime = Field(sa_column=_utc())

@@ -13,6 +13,7 @@ class ReleaseState(enum.StrEnum):
     NO_GO = "no_go"
     LAUNCHED = "launched"
     ROLLED_BACK = "rolled_back"
+    COMPLETED = "completed"
     CANCELLED = "cancelled"
 
     @property

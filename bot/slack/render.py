@@ -35,6 +35,7 @@ RELEASE_STATE_WORDS = {
     ReleaseState.NO_GO: "NO-GO",
     ReleaseState.LAUNCHED: "launched",
     ReleaseState.ROLLED_BACK: "rolled back",
+    ReleaseState.COMPLETED: "completed",
     ReleaseState.CANCELLED: "cancelled",
 }
 _LIST_LIMIT = 8  # blockers and overdue items named on the card before "…and N more"
