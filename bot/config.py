@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +21,8 @@ _HOW_TO_FIX = {
     "DATABASE_URL": "set it to a SQLAlchemy URL such as sqlite:///release-captain.db or postgresql://…",
     "PORT": "set it to a TCP port between 1 and 65535",
     "LOG_LEVEL": "set it to DEBUG, INFO, WARNING or ERROR",
+    "LOG_FORMAT": "set it to json, text or auto (text at a terminal, JSON otherwise)",
+    "RETENTION_DAYS": "set it to a whole number of days (0 keeps everything)",
     "DEFAULT_TIMEZONE": "set it to an IANA time zone name such as Europe/Berlin or UTC",
     "TEMPLATES_DIR": "set it to an existing directory of checklist templates, or unset it",
     "ADMIN_USERS": "set it to comma-separated Slack user ids, e.g. U012ABC,U034DEF",
@@ -47,6 +48,10 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
     host: str = "0.0.0.0"
     log_level: str = "INFO"
+    # json, text, or auto: text when stderr is a terminal, JSON lines otherwise (for log collectors).
+    log_format: str = "auto"
+    # Texts of releases closed longer than this are purged (storage/retention.py); 0 keeps them forever.
+    retention_days: int = Field(default=180, ge=0)
     default_timezone: str = "UTC"
     templates_dir: Path | None = None
     # Workspace admins: may do anything a release manager may, in every release.
@@ -101,6 +106,13 @@ class Settings(BaseSettings):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError(f"unknown level {v!r}")
         return level
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_format(cls, v: str) -> str:
+        if v.lower() not in ("auto", "json", "text"):
+            raise ValueError(f"unknown format {v!r}")
+        return v.lower()
 
     @field_validator("default_timezone")
     @classmethod
@@ -157,8 +169,12 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def configure_logging(settings: Settings) -> None:
-    """Plain stdlib logging; tokens never reach it because Settings keeps them as SecretStr."""
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    """Stdlib logging as JSON or text lines, with every configured secret and any Slack token redacted."""
+    from bot.logsetup import configure
+
+    secrets = (settings.slack_bot_token, settings.slack_app_token, settings.slack_signing_secret)
+    configure(
+        level=settings.log_level,
+        log_format=settings.log_format,
+        secrets=[s.get_secret_value() for s in secrets if s is not None],
     )

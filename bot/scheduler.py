@@ -28,6 +28,26 @@ class Ticker:
             misfire_grace_time=None,
         )
 
+    def also(self, job: Callable[[], object], *, seconds: float, name: str) -> None:
+        """Run another housekeeping job every `seconds`, guarded like the delivery pass."""
+
+        def safely() -> None:
+            try:
+                job()
+            except Exception:
+                log.exception("%s failed", name)
+
+        self._scheduler.add_job(
+            safely,
+            "interval",
+            seconds=seconds,
+            id=name,
+            name=name,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+
     def start(self) -> None:
         """Start ticking in a background thread."""
         self._scheduler.start()

@@ -1,4 +1,4 @@
-"""HTTP mode: POST /slack/events for everything Slack sends, GET /healthz for load balancers."""
+"""HTTP: POST /slack/events for everything Slack sends; GET /healthz and /metrics for operators."""
 
 from __future__ import annotations
 
@@ -10,20 +10,28 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from storage.db import ping
+from bot.observability import Telemetry, check_health, observed_dispatch
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def create_web_app(bolt_app: App, engine: Engine) -> Starlette:
-    """An ASGI app; Bolt's sync dispatch runs on the thread pool so requests don't queue behind each other."""
+def create_web_app(
+    bolt_app: App, engine: Engine, telemetry: Telemetry | None = None, *, slack_events: bool = True
+) -> Starlette:
+    """An ASGI app; Bolt's sync dispatch runs on the thread pool so requests don't queue behind each other.
 
-    async def slack_events(request: Request) -> Response:
+    `slack_events=False` serves only the operator endpoints (Socket Mode gets Slack's requests elsewhere).
+    """
+    telemetry = telemetry or Telemetry(engine)
+
+    async def events(request: Request) -> Response:
         body = (await request.body()).decode("utf-8", errors="replace")
         bolt_request = BoltRequest(
             body=body,
             query=request.url.query,
             headers={k: v for k, v in request.headers.items()},
         )
-        result = await run_in_threadpool(bolt_app.dispatch, bolt_request)
+        result = await run_in_threadpool(observed_dispatch, bolt_app, bolt_request, telemetry)
         return Response(
             status_code=result.status,
             content=result.body,
@@ -31,15 +39,15 @@ def create_web_app(bolt_app: App, engine: Engine) -> Starlette:
         )
 
     async def healthz(_request: Request) -> Response:
-        ok = await run_in_threadpool(ping, engine)
-        return JSONResponse(
-            {"status": "ok" if ok else "unavailable", "database": "ok" if ok else "unreachable"},
-            status_code=200 if ok else 503,
-        )
+        health = await run_in_threadpool(check_health, engine, telemetry)
+        return JSONResponse(health.body, status_code=health.status_code)
 
-    return Starlette(
-        routes=[
-            Route("/slack/events", slack_events, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ]
-    )
+    async def metrics(_request: Request) -> Response:
+        # The delivery gauge reads the database, so the exposition is built off the event loop.
+        content = await run_in_threadpool(telemetry.exposition)
+        return Response(content, media_type=METRICS_CONTENT_TYPE)
+
+    routes = [Route("/healthz", healthz, methods=["GET"]), Route("/metrics", metrics, methods=["GET"])]
+    if slack_events:
+        routes.append(Route("/slack/events", events, methods=["POST"]))
+    return Starlette(routes=routes)
