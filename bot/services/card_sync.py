@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import Engine
@@ -30,6 +31,8 @@ class CardSync:
         self._engine = engine
         self._publisher = publisher
         self._clock = clock
+        # App Home hook: told the release id after every successful publish (set by bot.wiring).
+        self.on_published: Callable[[int], None] | None = None
 
     def pending(self) -> list[int]:
         """Releases with unpublished changes that no syncer holds."""
@@ -50,6 +53,8 @@ class CardSync:
             self._record(release_id, progress, failed=True)
             return False
         self._record(release_id, progress, failed=False)
+        if self.on_published is not None:  # App Home hook: the release changed, refresh whom it concerns
+            self.on_published(release_id)
         return True
 
     def _publish(self, release_id: int, progress: _Progress) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlmodel import select
 
@@ -73,6 +73,30 @@ class PrefsService(ServiceBase):
             )
             for name, new in updates.items():
                 setattr(row, name, new)
+            session.add(row)
+        return self.show(ctx)
+
+    def set_many(
+        self,
+        ctx: RequestContext,
+        *,
+        hours: tuple[time, time],
+        days: frozenset[int],
+        tz_override: str | None,
+        muted: bool,
+    ) -> PrefsView:
+        """Replace every preference at once (the prefs modal), in one unit of work; values come parsed."""
+        start, end = hours
+        if start >= end or not days or not days <= set(range(7)):
+            raise InvalidInput("Working hours must start before they end, on at least one day.")
+        with unit_of_work(self._engine) as session:
+            row = session.get(PersonPrefs, ctx.user_id, with_for_update=True) or PersonPrefs(
+                slack_id=ctx.user_id
+            )
+            row.work_start, row.work_end = start.strftime("%H:%M"), end.strftime("%H:%M")
+            row.work_days = ",".join(str(d) for d in sorted(days))
+            row.tz_override = tz_override
+            row.muted = muted
             session.add(row)
         return self.show(ctx)
 

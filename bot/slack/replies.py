@@ -14,6 +14,7 @@ from bot.domain.transitions import STATE_WORDS
 from bot.services.prefs import PrefsView, Snoozed
 from bot.services.results import AuditLine, ItemChange, OwnersChange, Rescheduled
 from bot.slack.blocks import Block, clip, context, section, sections_from_lines
+from bot.slack.home import change_prefs_button
 from bot.slack.render import STATE_ICON
 
 Reply = tuple[str, list[Block]]
@@ -143,7 +144,9 @@ def prefs(p: PrefsView) -> Reply:
         f"• Reminders: {'muted' if p.muted else 'on'}",
         "Change: `/release prefs hours 08:30-17:00`, `days mon-fri`, `tz Europe/Berlin`, `mute`, `unmute`.",
     ]
-    return text_reply("\n".join(lines))
+    text, blocks = text_reply("\n".join(lines))
+    # All of them at once, in a form: the button opens the preferences modal (bot.slack.listeners.home).
+    return text, [*blocks, {"type": "actions", "block_id": "prefs", "elements": [change_prefs_button()]}]
 
 
 def error_reply(message: str, hint: str | None = None) -> Reply:

@@ -171,7 +171,7 @@ def test_the_clock_moves_and_says_so() -> None:
 def test_people_home_and_dm_views() -> None:
     output = session("people", "home @ana", "show dm @ana", "help")
     assert "@dana (Dana Ngata, Pacific/Auckland)" in output and "@qa-team (QA Team): @ana, @bob" in output
-    assert "Home tab for @ana" in output
+    assert "App Home of @ana" in output and "Nothing needs you right now" in output
     assert "── DM to @ana ──\n    (no messages yet)" in output  # opening Home opened the DM too, as in Slack
     assert "advance 2d" in after(output, "> help")
 
