@@ -22,13 +22,18 @@ _EPSILON = 1e-9  # a ratio of two equal counts is exactly 1.0, but a computed on
 class Sizes:
     """How much work each figure does; `smoke` shrinks everything so the whole run takes seconds."""
 
-    large_items: int
+    sql_items: tuple[int, ...]  # items per release for the statement counts: 18 (the template), then more
+    sql_few_releases: int  # releases in the database, baseline and value of the statement counts
+    sql_many_releases: int
     requests_1_client: int
     requests_per_client_20: int
+    writes_1_client: int  # timed sign-offs and assigns (each followed by the request that undoes it)
+    writes_per_client_20: int
     rounds: int
     warmup: int
     startup_repeats: int
     idle_seconds: float
+    memory_releases: int  # active releases (20 items each) held by the loaded serve of the memory figure
     tick_releases: int  # active releases in the large planning pass (the baseline pass has 10)
     tick_people: int  # people owning their items, with cached Person rows
     tick_repeats: int  # timed planning passes of the large database (the small one gets 10×)
@@ -39,13 +44,18 @@ class Sizes:
 
 
 FULL = Sizes(
-    large_items=500,
+    sql_items=(18, 200, 2000),
+    sql_few_releases=10,
+    sql_many_releases=1000,
     requests_1_client=1000,
     requests_per_client_20=100,
+    writes_1_client=200,
+    writes_per_client_20=20,
     rounds=5,
     warmup=40,
     startup_repeats=5,
     idle_seconds=2.0,
+    memory_releases=1000,
     tick_releases=1000,
     tick_people=300,
     tick_repeats=3,
@@ -55,13 +65,18 @@ FULL = Sizes(
     tick_channel_posts=6,
 )
 SMOKE = Sizes(
-    large_items=30,
+    sql_items=(18, 60),
+    sql_few_releases=10,
+    sql_many_releases=40,
     requests_1_client=20,
     requests_per_client_20=2,
+    writes_1_client=4,
+    writes_per_client_20=1,
     rounds=1,
     warmup=5,
     startup_repeats=1,
     idle_seconds=0.3,
+    memory_releases=40,
     tick_releases=40,
     tick_people=30,
     tick_repeats=1,

@@ -9,10 +9,15 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from bench.common import CHANNEL, MANAGER, SIGNING_SECRET
 from bot.sandbox.sender import SlackSender, sign
 from bot.sandbox.workspace import Workspace
+from bot.slack.ids import ActionId
+from bot.slack.seal import Sealer
+
+SIGN_OFF_EMOJI = "white_check_mark"
 
 Request = tuple[bytes, dict[str, str]]
 
@@ -39,10 +44,59 @@ class _Recorder(SlackSender):
         return 0, (body.encode(), signed)
 
 
-def slash_commands(workspace: Workspace, text: str, count: int) -> list[Request]:
+def slash_commands(workspace: Workspace, text: str, count: int, channel: str = CHANNEL) -> list[Request]:
     """`count` distinct signed `/release <text>` requests; their response_urls are never used."""
     recorder = _Recorder("http://unused/", SIGNING_SECRET, workspace)
-    return [recorder.command(MANAGER, CHANNEL, text)[1] for _ in range(count)]
+    return [recorder.command(MANAGER, channel, text)[1] for _ in range(count)]
+
+
+def reaction(workspace: Workspace, channel: str, reply_ts: str, *, added: bool, event_ts: str) -> Request:
+    """The manager's ✅ added to (a sign-off) or removed from (a reopening) an item's reply, as an event."""
+    recorder = _Recorder("http://unused/", SIGNING_SECRET, workspace)
+    event = {
+        "type": "reaction_added" if added else "reaction_removed",
+        "user": MANAGER,
+        "reaction": SIGN_OFF_EMOJI,
+        "item_user": workspace.bot_user_id,
+        "item": {"type": "message", "channel": channel, "ts": reply_ts},
+        "event_ts": event_ts,
+    }
+    return recorder.event(event)[1]
+
+
+def sign_off_click(workspace: Workspace, channel: str, reply_ts: str, item_id: int) -> Request:
+    """The manager clicking an item reply's "Sign off" button: a block_actions payload like Slack's."""
+    user = workspace.users[MANAGER]
+    value = Sealer(SIGNING_SECRET).seal({"item": item_id})  # the app seals with its signing secret
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": user.team_id},
+        "api_app_id": workspace.app_id,
+        "container": {
+            "type": "message",
+            "message_ts": reply_ts,
+            "thread_ts": reply_ts,
+            "channel_id": channel,
+            "is_ephemeral": False,
+        },
+        "trigger_id": f"{time.time():.6f}.bench",
+        "team": {"id": workspace.team_id, "domain": workspace.domain},
+        "channel": {"id": channel},
+        "state": {"values": {}},
+        "response_url": "http://unused/",
+        "actions": [
+            {
+                "action_id": ActionId.ITEM_SIGN_OFF.value,
+                "block_id": "item",
+                "type": "button",
+                "value": value,
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    recorder = _Recorder("http://unused/", SIGNING_SECRET, workspace)
+    body = urlencode({"payload": json.dumps(payload)})
+    return recorder.post(body, "application/x-www-form-urlencoded")[1]
 
 
 @dataclass(slots=True)
@@ -73,8 +127,12 @@ def first_reply(port: int, request: Request) -> tuple[int, Any]:
     return status, json.loads(data) if data.startswith(b"{") else data.decode()
 
 
-def run_clients(port: int, per_client: list[list[Request]]) -> Run:
-    """One thread and one keep-alive connection per client, all released together; raises on any non-200."""
+def run_clients(port: int, per_client: list[list[Request]], *, timed_every: int = 1) -> Run:
+    """One thread and one keep-alive connection per client, all released together; raises on any non-200.
+
+    With `timed_every=2` only requests 0, 2, 4, … of each client are kept: the others put the state back
+    (reopen what was just signed off) so that every timed request does the real work again.
+    """
     conns = [_connect(port) for _ in per_client]  # connection set-up is not what we measure
     results: list[list[float]] = [[] for _ in per_client]
     errors: list[str] = []
@@ -83,10 +141,11 @@ def run_clients(port: int, per_client: list[list[Request]]) -> Run:
     def client(index: int) -> None:
         conn, out = conns[index], results[index]
         start.wait()
-        for request in per_client[index]:
+        for n, request in enumerate(per_client[index]):
             t0 = time.perf_counter()
             status, _body = _send(conn, request)
-            out.append((time.perf_counter() - t0) * 1000)
+            if n % timed_every == 0:
+                out.append((time.perf_counter() - t0) * 1000)
             if status != 200:
                 errors.append(f"HTTP {status}")
                 return

@@ -52,8 +52,14 @@ def create_release(rt: Runtime, name: str, channel_id: str = CHANNEL) -> int:
     return view.id
 
 
-def insert_release(rt: Runtime, name: str, channel_id: str, items: int) -> int:
-    """A release of any size, inserted as rows: the go-live template's items repeated to `items`."""
+def insert_release(
+    rt: Runtime, name: str, channel_id: str, items: int, *, owned: bool = True, evidence: bool = True
+) -> int:
+    """A release of any size, inserted as rows: the go-live template's items repeated to `items`.
+
+    `owned=False` leaves items without owners (the manager signs off alone); `evidence=False` lets every
+    item be signed off without evidence, so a reaction or a button click always takes the sign-off path.
+    """
     template = rt.services.templates.get("go-live")
     now = rt.services.clock.now()
     launch = now + timedelta(days=30)
@@ -81,7 +87,7 @@ def insert_release(rt: Runtime, name: str, channel_id: str, items: int) -> int:
                 description=spec.description,
                 offset_seconds=int(spec.offset.total_seconds()),
                 due_at=due_at(launch, spec.offset, "UTC"),
-                evidence_required=spec.evidence_required,
+                evidence_required=spec.evidence_required and evidence,
                 role=spec.role,
                 sign_off_rule=spec.sign_off.value,
                 updated_at=now,
@@ -91,7 +97,8 @@ def insert_release(rt: Runtime, name: str, channel_id: str, items: int) -> int:
         repo.add_release(session=session, release=release, managers=[MANAGER], items=rows)
         release_id = release.id
     assert release_id is not None
-    _own_every_item(rt, release_id)
+    if owned:
+        _own_every_item(rt, release_id)
     return release_id
 
 

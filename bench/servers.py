@@ -5,20 +5,35 @@ from __future__ import annotations
 import http.client
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bench.common import ROOT, SIGNING_SECRET, free_port, rss_mb
-from bench.seed import create_release, runtime
+from bench.common import LARGE_CHANNEL, ROOT, SIGNING_SECRET, free_port, rss_mb
+from bench.seed import create_release, insert_release, runtime
 from bot.sandbox.emulator import SlackEmulator
+from storage import repo
+from storage.db import unit_of_work
 
 Kind = Literal["bot", "bare"]
 RELEASE_NAME = "Payments 2.4"
+WRITES_RELEASE = "Platform 9"  # assign, reaction and button figures change this one, not the status one
+WRITES_ITEMS = 24  # one item per client at 20 clients, so clients never race on an item
 _START_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class ItemReply:
+    """A checklist item of the writes release and the ts of its reply in the card's thread."""
+
+    item_id: int
+    position: int
+    reply_ts: str
 
 
 class Server:
@@ -90,25 +105,48 @@ class Lab:
         self.emulator = SlackEmulator().start()
         self.database_url = f"sqlite:///{self.workdir / 'serve.db'}"
         self._pool: dict[Kind, Server] = {}
+        self.replies: list[ItemReply] = []
         self._seed()
 
     def _seed(self) -> None:
         rt = runtime(self.database_url, self.emulator)
         try:
             release_id = create_release(rt, RELEASE_NAME)
-            # Publish the card now, so no spawned server starts by posting 19 messages while being measured.
+            writes_id = insert_release(
+                rt, WRITES_RELEASE, LARGE_CHANNEL, WRITES_ITEMS, owned=False, evidence=False
+            )
+            # Publish the cards now, so no spawned server starts by posting messages while being measured.
             rt.services.card_sync.sync(release_id)
+            rt.services.card_sync.sync(writes_id)
+            with unit_of_work(rt.engine, write=False) as session:
+                items = repo.items_of(session=session, release_id=writes_id)
+            self.replies = [ItemReply(i.id or 0, i.position, i.thread_ts or "") for i in items]
+            if not all(r.reply_ts for r in self.replies):
+                raise RuntimeError(f"{WRITES_RELEASE}: some items have no reply to react to")
         finally:
             rt.stop()
 
-    def env(self, port: int) -> dict[str, str]:
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait until every card shows its release's latest version (the card worker has nothing to do)."""
+        path = self.database_url.removeprefix("sqlite:///")
+        deadline = time.monotonic() + timeout
+        while True:
+            with sqlite3.connect(path, timeout=5) as conn:
+                behind = conn.execute(
+                    "SELECT count(*) FROM release WHERE card_synced_version < card_version"
+                ).fetchone()[0]
+            if not behind or time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+
+    def env(self, port: int, database_url: str | None = None) -> dict[str, str]:
         """The environment both servers get: same token, secret, Slack URL and port handling."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
         env.update(
             SLACK_BOT_TOKEN=self.emulator.workspace.bot_token,
             SLACK_SIGNING_SECRET=SIGNING_SECRET,
             SLACK_API_URL=self.emulator.api_url,
-            DATABASE_URL=self.database_url,
+            DATABASE_URL=database_url or self.database_url,
             HOST="127.0.0.1",
             PORT=str(port),
             LOG_LEVEL="INFO",
@@ -116,9 +154,12 @@ class Lab:
         )
         return env
 
-    def spawn(self, kind: Kind) -> Server:
-        """A fresh process of that kind; the caller stops it (or hands it to the pool with `keep`)."""
-        return Server(kind, _command(kind), self.env(free_port()), self.workdir)
+    def spawn(self, kind: Kind, *, database_url: str | None = None, **env: str) -> Server:
+        """A fresh process of that kind; the caller stops it (or hands it to the pool with `keep`).
+
+        `database_url` serves another database than the lab's; `env` adds settings (TICK_SECONDS=…).
+        """
+        return Server(kind, _command(kind), {**self.env(free_port(), database_url), **env}, self.workdir)
 
     def keep(self, server: Server) -> None:
         """Let later figures reuse a running server instead of spawning another."""

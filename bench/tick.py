@@ -116,7 +116,7 @@ _ITEM_DEFAULTS = {
 }
 
 
-class _Seeder:
+class Seeder:
     """Releases of go-live items (repeated to any length), owners and people, as rows."""
 
     def __init__(self, rt: Runtime, people: Sequence[str], created: datetime) -> None:
@@ -235,11 +235,12 @@ class _Seeder:
             return set(session.execute(select(ItemOwner.slack_id)).scalars())  # type: ignore[call-overload]
 
 
-def _people(prefix: str, count: int) -> list[str]:
+def people_ids(prefix: str, count: int) -> list[str]:
+    """Slack-shaped user ids: U + prefix + a number."""
     return [f"U{prefix}{n:05d}" for n in range(count)]
 
 
-def _spread_launch(n: int) -> datetime:
+def spread_launch(n: int) -> datetime:
     """Launches from Friday 5 March to 3 April, 14:00 UTC: some items overdue, most ahead."""
     return datetime(2027, 3, 8, 14, 0, tzinfo=UTC) + timedelta(days=n % 30 - 3)
 
@@ -299,22 +300,22 @@ def _planning(backend: str, database: Callable[[str], Any], sizes: Sizes) -> lis
     """Cost and statements at 10 releases, then 1,000; statements at 10 releases of 18, 200, 2,000 items."""
     with SlackEmulator().start() as emulator:
         with database("plan") as url, _runtime(url, emulator, QUIET) as rt:
-            seeder = _Seeder(rt, _people("PLAN", sizes.tick_people), QUIET - timedelta(days=30))
+            seeder = Seeder(rt, people_ids("PLAN", sizes.tick_people), QUIET - timedelta(days=30))
             seeder.add_people()
-            seeder.add_releases(BASELINE_RELEASES, ITEMS_PER_RELEASE, _spread_launch)
+            seeder.add_releases(BASELINE_RELEASES, ITEMS_PER_RELEASE, spread_launch)
             passes = _Passes(rt)
             passes.one()  # warm-up: the first pass ever has no mark yet, and fills first-use caches
             small_sql = passes.statements()
             small_wall, small_cpu = passes.timed(sizes.tick_repeats * 10)
-            seeder.add_releases(sizes.tick_releases - BASELINE_RELEASES, ITEMS_PER_RELEASE, _spread_launch)
+            seeder.add_releases(sizes.tick_releases - BASELINE_RELEASES, ITEMS_PER_RELEASE, spread_launch)
             big_sql = passes.statements()  # also the warm-up of the timed passes
             big_wall, big_cpu = passes.timed(sizes.tick_repeats)
             big_load = passes.loading(sizes.tick_repeats)
         with database("items") as url, _runtime(url, emulator, QUIET) as rt:
-            seeder = _Seeder(rt, _people("ITEM", sizes.tick_people), QUIET - timedelta(days=30))
+            seeder = Seeder(rt, people_ids("ITEM", sizes.tick_people), QUIET - timedelta(days=30))
             seeder.add_people()
             per_release = sizes.tick_sql_items
-            seeder.add_releases(BASELINE_RELEASES, per_release[0], _spread_launch)
+            seeder.add_releases(BASELINE_RELEASES, per_release[0], spread_launch)
             passes = _Passes(rt)
             passes.one()  # warm-up, as above
             counts = [len(passes.statements())]
@@ -423,11 +424,11 @@ def _describe(statements: Sequence[str]) -> str:
 
 def _dms_per_people(url: str, sizes: Sizes) -> Result:
     """At a 09:00 where everyone in UTC has heads-ups and overdue items, across releases: DMs per person."""
-    people = _people("DIGS", sizes.tick_digest_people)
+    people = people_ids("DIGS", sizes.tick_digest_people)
     # Enough releases that everyone owns items in several of them (four items each, two releases or more).
     releases = max(2, (len(people) * 4) // (ITEMS_PER_RELEASE * OWNERS_PER_ITEM))
     with SlackEmulator().start() as emulator, _runtime(url, emulator, MORNING) as rt:
-        seeder = _Seeder(rt, people, MORNING - timedelta(days=14))
+        seeder = Seeder(rt, people, MORNING - timedelta(days=14))
         seeder.add_people(zones=("UTC",), emulator=emulator)
         seeder.add_releases(
             releases,
@@ -474,7 +475,7 @@ def _channel_throughput(url: str, sizes: Sizes) -> Result:
     at = MORNING
     count = sizes.tick_channel_posts
     with SlackEmulator().start() as emulator, _runtime(url, emulator, at, channel_pace_seconds=pace) as rt:
-        seeder = _Seeder(rt, [MANAGER], at - timedelta(days=14))
+        seeder = Seeder(rt, [MANAGER], at - timedelta(days=14))
         # Launch 24 h from now puts the readiness summary at `at`; items are due after it and have no owners.
         seeder.add_releases(
             count,
@@ -511,11 +512,11 @@ def _channel_throughput(url: str, sizes: Sizes) -> Result:
 def _dm_throughput(url: str, sizes: Sizes) -> Result:
     """DMs to distinct people in one tick, at the default pace (which is per channel), against bare calls."""
     pace = float(Settings.model_fields["channel_pace_seconds"].default)
-    people = _people("DMS", sizes.tick_dms)
-    others = _people("RAW", sizes.tick_dms)
+    people = people_ids("DMS", sizes.tick_dms)
+    others = people_ids("RAW", sizes.tick_dms)
     emulator = SlackEmulator().start()
     with emulator, _runtime(url, emulator, MORNING, channel_pace_seconds=pace) as rt:
-        seeder = _Seeder(rt, people, MORNING - timedelta(days=14))
+        seeder = Seeder(rt, people, MORNING - timedelta(days=14))
         seeder.add_people(zones=("UTC",), emulator=emulator)
         for user_id in others:
             emulator.workspace.add_user(User(user_id, user_id.lower(), user_id, "UTC", *tz_fields("UTC")))

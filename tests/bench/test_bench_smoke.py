@@ -15,13 +15,18 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {
-    "sql.status.sqlite",
-    "sql.status.postgresql",
+    *(
+        f"sql.{cmd}.{axis}.{backend}"
+        for cmd in ("status", "assign")
+        for axis in ("items", "releases")
+        for backend in ("sqlite", "postgresql")
+    ),
     "startup.serve",
     "rss.serve.idle",
+    "rss.serve.active_releases",
     *(
         f"ack.{cmd}.{q}.{who}"
-        for cmd in ("help", "status")
+        for cmd in ("help", "status", "assign", "reaction", "button")
         for q in ("p50", "p99")
         for who in ("1_client", "20_clients")
     ),
