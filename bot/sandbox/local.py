@@ -251,7 +251,7 @@ class LocalSandbox:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         config = uvicorn.Config(
-            create_web_app(runtime.bolt, runtime.engine),
+            create_web_app(runtime.bolt, runtime.engine, runtime.telemetry),
             log_level="warning",
             log_config=None,  # leave logging alone: the sandbox decides where logs go
             access_log=False,
@@ -366,8 +366,8 @@ class LocalSandbox:
         self.settle()
         return delivery
 
-    def submit(self, user_id: str, values: dict[str, dict[str, str]]) -> Delivery:
-        """Submit the person's top modal with these input values; apply the app's answer as Slack would."""
+    def submit(self, user_id: str, values: dict[str, dict[str, Any]]) -> Delivery:
+        """Submit the top modal with `state.values` (a string stands for a text input); apply the answer."""
         stack = self.emulator.modal_stack(user_id)
         if not stack:
             raise SandboxError("no modal is open")
@@ -454,8 +454,9 @@ class LocalSandbox:
     def settle(self, timeout: float = _SETTLE_SECONDS) -> bool:
         """Wait until the app has finished what the last action set off; False if still busy after `timeout`.
 
-        Finished means the card worker is idle and the app has made no Slack call for a moment: confirmations
-        and prompts go out from a thread pool after the acknowledgement, and nothing says when they are done.
+        Finished means the card and App Home workers are idle and the app has made no Slack call for a moment:
+        confirmations and prompts go out from a thread pool after the acknowledgement, and nothing says when
+        they are done.
         """
         deadline = time.monotonic() + timeout
         calls, quiet_since = len(self.emulator.calls), time.monotonic()
@@ -463,7 +464,17 @@ class LocalSandbox:
             now, count = time.monotonic(), len(self.emulator.calls)
             if count != calls:
                 calls, quiet_since = count, now
-            elif self.runtime.worker.idle() and now - quiet_since >= _QUIET_SECONDS:
+            elif self._workers_idle() and now - quiet_since >= _QUIET_SECONDS:
                 return True
             time.sleep(0.01)
         return False
+
+    def _workers_idle(self) -> bool:
+        """The card and App Home workers and the after-acknowledgement pool have nothing pending."""
+        home = self.runtime.home_worker
+        after_ack = getattr(self.runtime.services, "after_ack", None)
+        return (
+            self.runtime.worker.idle()
+            and (home is None or home.idle())
+            and (after_ack is None or after_ack.idle())
+        )

@@ -18,6 +18,19 @@ from rich.text import Text
 from bot.config import Settings
 from bot.domain.errors import UserError
 from bot.domain.when import parse_when, resolve_when
+from bot.sandbox.forms import (
+    CLEAR,
+    Field,
+    FieldError,
+    FormContext,
+    guidance,
+    initial_state,
+    is_empty,
+    modal_fields,
+    modal_lines,
+    read,
+    shown,
+)
 from bot.sandbox.local import Delivery, LocalSandbox, SandboxError
 from bot.sandbox.terminal import Entry, Transcript, Viewer, buttons, unescape
 from bot.sandbox.workspace import Message, User
@@ -31,7 +44,8 @@ HELP: tuple[tuple[str, str], ...] = (
     ("in #announcements", "run commands in another channel"),
     ("react 5 :white_check_mark:", "react to message #5 (unreact 5 :white_check_mark: takes it back)"),
     ("click 5 Sign off", "click a button of message #5, by its label or action id"),
-    ("submit backup-42", "fill in the open modal's text box and submit it (close cancels it)"),
+    ("submit", "fill in the open modal field by field, then submit it (close cancels it)"),
+    ("submit backup-42", "put this in the modal's first text box and submit it"),
     ("advance 2d, advance 3h", "move the clock forward (w, d, h, m; 1d12h works too)"),
     ("at 2026-12-09 09:00", "set the clock, read in your zone (tomorrow 09:00 works too)"),
     ("now", "what time it is in the sandbox"),
@@ -60,15 +74,28 @@ class ShellError(Exception):
     """Something typed that the sandbox can't do; the message says what to type instead."""
 
 
+# Asks the person for one line (a modal's field): the prompt in, what they typed out.
+Ask = Callable[[str], str]
+
+
 class Shell:
     """Interprets sandbox lines against a running LocalSandbox and prints what the app sends."""
 
     def __init__(
-        self, sandbox: LocalSandbox, console: Console, *, user: str = "maya", channel: str = "releases"
+        self,
+        sandbox: LocalSandbox,
+        console: Console,
+        *,
+        user: str = "maya",
+        channel: str = "releases",
+        ask: Ask = input,
     ) -> None:
         self.sandbox = sandbox
         self.ws = sandbox.workspace
         self.console = console
+        self.ask = ask
+        # A modal's answers after the app refused them, kept as Slack keeps them while it shows the errors.
+        self._answers: dict[str, dict[str, dict[str, Any]]] = {}
         self.transcript = Transcript(self.ws, console)
         self.user = self._person(user)
         self.channel_id = self._channel(channel)
@@ -198,8 +225,11 @@ class Shell:
         command, _, text = line.partition(" ")
         if command != "/release":
             raise ShellError(f"Only /release is installed in this workspace (you typed {command[:30]}).")
+        modals = self.sandbox.emulator.modal_stack(self.user.id)
         delivery = self.sandbox.command(self.user.id, self.channel_id, text.strip())
         self._report(delivery, "/release")
+        self.transcript.print_changes(self.viewer)
+        self._show_new_modal(modals)  # bare `/release new` and `/release details` answer with a form
 
     def _react(self, rest: str, *, added: bool) -> None:
         verb = "react" if added else "unreact"
@@ -248,21 +278,86 @@ class Shell:
         modals = self.sandbox.emulator.modal_stack(self.user.id)
         if not modals:
             raise ShellError("No modal is open. Buttons like [Sign off] or [Block] open one.")
-        inputs = modal_inputs(modals[-1])
-        values = {inputs[0][0]: {inputs[0][1]: rest}} if inputs else {}
+        view = modals[-1]
+        if not view.get("submit"):
+            raise ShellError("This modal only tells you something; close it when you have read it.")
+        fields = modal_fields(view)
+        states = self._answers.get(view["id"]) or {f.block_id: initial_state(f, self._form) for f in fields}
+        if rest:
+            states = self._quick_fill(fields, states, rest)
+        else:
+            filled = self._fill(fields, states)
+            if filled is None:
+                return
+            states = filled
+        missing = [f.label for f in fields if not f.optional and is_empty(states[f.block_id])]
+        if missing:
+            raise ShellError(f"Fill in {', '.join(missing)} first: type submit to go through the fields.")
+        values = {f.block_id: {f.action_id: states[f.block_id]} for f in fields}
         delivery = self.sandbox.submit(self.user.id, values)
         self._report(delivery, "the modal")
         errors = delivery.body.get("errors") if isinstance(delivery.body, dict) else None
         if errors:
-            labels = {block_id: label for block_id, _, label in inputs}
+            self._answers[view["id"]] = states
+            labels = {f.block_id: f.label for f in fields}
             for block_id, message in errors.items():
                 field = escape(labels.get(block_id, block_id))
                 self.console.print(f"[yellow]⚠ {field}: {escape(unescape(str(message)))}[/yellow]")
-            self.console.print("[dim]The modal is still open: submit again, or close it.[/dim]")
+            self.console.print(
+                "[dim]The modal is still open with your answers: submit again (Enter keeps an answer), "
+                "or close it.[/dim]"
+            )
             return
+        self._answers.pop(view["id"], None)
         self.transcript.print_changes(self.viewer)
         if not self._show_new_modal(modals):
             self.console.print("[dim]The modal closed.[/dim]")
+
+    @property
+    def _form(self) -> FormContext:
+        return FormContext(self.ws, self.user.id, self.channel_id, self.viewer.zone)
+
+    def _quick_fill(
+        self, fields: list[Field], states: dict[str, dict[str, Any]], typed: str
+    ) -> dict[str, dict[str, Any]]:
+        """`submit <text>`: the text goes in the first text box; every other field keeps what it shows."""
+        box = next((f for f in fields if f.kind == "plain_text_input"), None)
+        if box is None:
+            raise ShellError("This modal has no text box: type submit to fill it in field by field.")
+        try:
+            return {**states, box.block_id: read(box, typed, states[box.block_id], self._form)}
+        except FieldError as exc:
+            raise ShellError(f"{box.label}: {exc}") from None
+
+    def _fill(
+        self, fields: list[Field], states: dict[str, dict[str, Any]]
+    ) -> dict[str, dict[str, Any]] | None:
+        """Ask for each field in turn until what is typed fits; None when the person gives up (Ctrl-C)."""
+        filled = dict(states)
+        try:
+            for number, field in enumerate(fields, start=1):
+                filled[field.block_id] = self._ask_field(number, field, filled[field.block_id])
+        except (EOFError, KeyboardInterrupt):
+            self.console.print()
+            self.console.print("[dim]Nothing was submitted; the modal is still open: submit, or close.[/dim]")
+            return None
+        return filled
+
+    def _ask_field(self, number: int, field: Field, state: dict[str, Any]) -> dict[str, Any]:
+        optional = " [dim](optional)[/dim]" if field.optional else ""
+        self.console.print(f"[bold]{number}. {escape(field.label)}[/bold]{optional} — {guidance(field)}")
+        value = shown(field, state, self.viewer)
+        if value:
+            clear = f"; {CLEAR} clears it" if field.optional else ""
+            self.console.print(f"   [dim]Enter keeps[/dim] {value}[dim]{clear}[/dim]")
+        elif field.optional:
+            self.console.print("   [dim]Enter leaves it empty[/dim]")
+        while True:
+            typed = self.ask(f"   {field.label}: ")
+            try:
+                return read(field, typed, state, self._form)
+            except FieldError as exc:
+                self.console.print(f"[yellow]   {escape(str(exc))}[/yellow]")
 
     def _close(self, _rest: str) -> None:
         if not self.sandbox.emulator.modal_stack(self.user.id):
@@ -276,12 +371,22 @@ class Shell:
         if not stack:
             return False
         if stack != before:
-            title = escape(str((stack[-1].get("title") or {}).get("text", "")))
-            self.transcript.print_blocks(
-                f"[bold]── modal: {title} ──[/bold]", stack[-1].get("blocks") or [], self.viewer
-            )
-            self.console.print("[dim]Type submit <text> to fill in its text box and submit, or close.[/dim]")
+            self.show_modal(stack[-1])
         return True
+
+    def show_modal(self, view: dict[str, Any]) -> None:
+        """A modal as the person sees it, with what to type to fill it in."""
+        title = escape(unescape(str((view.get("title") or {}).get("text", ""))))
+        self.console.print(f"[bold]┌─ modal: {title} ─[/bold]")
+        fields = modal_fields(view)
+        states = {f.block_id: initial_state(f, self._form) for f in fields}
+        self.transcript.print_lines(modal_lines(view, states, self.viewer))
+        if not view.get("submit"):
+            self.console.print("[dim]Type close when you have read it.[/dim]")
+        elif len(fields) == 1 and fields[0].kind == "plain_text_input":
+            self.console.print("[dim]Type submit <text> to fill in its text box and submit, or close.[/dim]")
+        else:
+            self.console.print("[dim]Type submit to fill it in field by field, or close.[/dim]")
 
     def _home(self, rest: str) -> None:
         user = self._person(rest) if rest else self.user
@@ -398,17 +503,6 @@ def _pick(found: list[tuple[str, str, str]], wanted: str) -> tuple[str, str, str
     return starts[0] if len(starts) == 1 else None
 
 
-def modal_inputs(view: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """The text boxes of a modal as (block_id, action_id, label), in order."""
-    found = []
-    for block in view.get("blocks") or []:
-        element = block.get("element") or {}
-        if block.get("type") == "input" and element.get("type") == "plain_text_input":
-            label = unescape(str((block.get("label") or {}).get("text", "")))
-            found.append((str(block.get("block_id", "")), str(element.get("action_id", "")), label))
-    return found
-
-
 def parse_duration(text: str) -> timedelta | None:
     """'2d', '3h', '1d12h', '90m', '2 days': a positive duration, or None when unreadable."""
     words = text.strip().lower()
@@ -466,8 +560,15 @@ def run_shell(
     except SandboxError as exc:
         console.print(f"[red]release-captain: {escape(str(exc))}[/red]")
         return False
+
+    def ask(prompt: str) -> str:
+        line = input_fn(prompt)
+        if echo:
+            console.print(Text(prompt + line, style="bold"))
+        return line
+
     with sandbox:
-        shell = Shell(sandbox, console)
+        shell = Shell(sandbox, console, ask=ask)
         welcome(console, shell, CONNECT_HINT)
         if database_url:
             console.print(
@@ -476,12 +577,10 @@ def run_shell(
             )
         while True:
             try:
-                line = input_fn(shell.prompt)
+                line = ask(shell.prompt)
             except (EOFError, KeyboardInterrupt):
                 console.print()
                 break
-            if echo:
-                console.print(Text(shell.prompt + line, style="bold"))
             try:
                 if not shell.handle(line):
                     break

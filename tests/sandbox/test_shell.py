@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.config import Settings, load_settings
+from bot.sandbox.forms import Field, modal_fields
 from bot.sandbox.local import LocalSandbox, SandboxClock, SandboxError, encode_typed, same_database
-from bot.sandbox.shell import Shell, modal_inputs, parse_duration, run_shell
+from bot.sandbox.shell import Shell, parse_duration, run_shell
 from bot.sandbox.terminal import Viewer, mrkdwn
 from bot.sandbox.workspace import Workspace
 
@@ -222,7 +223,7 @@ def test_modals_submit_and_close_as_in_slack() -> None:
         "submit": {"type": "plain_text", "text": "Sign off"},
         "blocks": [evidence],
     }
-    assert modal_inputs(view) == [("evidence", "value", "Evidence")]
+    assert modal_fields(view) == [Field("evidence", "value", "Evidence", evidence["element"])]
     with LocalSandbox(load_settings()) as sandbox:
         console = Console(record=True, width=120)
         shell = Shell(sandbox, console)
@@ -305,3 +306,106 @@ def test_durations_and_the_clock() -> None:
     assert clock.now() == start
     assert clock.now() == start + timedelta(seconds=5)  # it runs at real speed between moves
     assert clock.advance(timedelta(days=2)) == start + timedelta(days=2, seconds=5)
+
+
+# --- modals, field by field ------------------------------------------------------------------------------
+
+
+def test_the_new_release_form_is_filled_field_by_field_with_each_answer_checked() -> None:
+    launch = launch_day()
+    output = session(
+        "/release new",
+        "submit",
+        "",  # the name is required
+        "Payments <2.4>",
+        "next friday",
+        launch,
+        "25:00",
+        "14:00",
+        "#nowhere",
+        "",  # keeps #releases
+        "9",
+        "hot",
+        "@qa-team",
+        "@lee @ravi",
+        "/release status",
+    )
+    form = after(output, "> /release new")
+    assert "┌─ modal: New release ─" in form and "1. Release name  [____]" in form
+    assert "3. Launch time  [10:00]" in form and "4. Channel for the release card  [#releases]" in form
+    assert "6. Other managers (optional)  [____]" in form and "[Cancel]  [Create]" in form
+    assert "Type submit to fill it in field by field, or close." in form
+    filled = after(output, "> submit")
+    assert "Release name is required." in filled
+    assert "“next friday” isn't a date; type it as YYYY-MM-DD" in filled
+    assert "“25:00” isn't a time; type it as HH:MM" in filled
+    assert (
+        "#nowhere isn't a channel you can pick here. Channels: #releases, #announcements, #random." in filled
+    )
+    assert "“9” isn't one of the choices: 1. go-live, 2. hotfix." in filled
+    assert "@qa-team is a user group; this field takes people only." in filled
+    assert "   Launch time: 14:00" in filled  # each field's prompt, with what was typed
+    assert "Created Payments <2.4>" in filled and "The modal closed." in filled
+    status = after(output, "> /release status")
+    assert "Managers: @maya, @lee, @ravi" in status
+    assert "Traceback" not in output and "unexpected error" not in output
+
+
+def test_the_apps_field_errors_show_and_the_answers_are_kept_for_the_next_try() -> None:
+    output = session(
+        "/release prefs",
+        "click 1 Change",
+        "submit",
+        "",
+        "07:00",  # ends before it starts: the app refuses it
+        "mon, wed, 5",
+        "Europe/Lisbon",
+        "",
+        "submit",
+        "",
+        "17:00",
+        "",  # keeps Mon, Wed, Fri
+        "-",  # clears the zone
+        "1",
+        "/release prefs",
+    )
+    modal = after(output, "> click 1 Change")
+    assert "┌─ modal: Reminder preferences ─" in modal
+    assert "3. Working days  [Mon, Tue, Wed, Thu, Fri]" in modal
+    assert "Reminder digests arrive at the start of your working hours" in modal  # the field's hint
+    assert "⚠ Working hours end: Working hours must start before they end" in output
+    assert "The modal is still open with your answers" in output
+    second = after(output, "maya in #releases> submit")
+    assert "Enter keeps 07:00" in second and "Enter keeps Mon, Wed, Fri" in second
+    assert "Enter keeps Europe/Lisbon; - clears it" in second
+    assert "The modal closed." in second
+    shown = after(output, "> /release prefs")
+    assert "09:00–17:00, mon, wed, fri" in shown and "muted" in shown.lower()
+    assert "Europe/Berlin (from Slack)" in shown
+
+
+def test_submit_refuses_what_slack_would_not_send() -> None:
+    output = session(
+        "/release new",
+        "submit Payments 2.4",  # one line fills the name; the launch date is still empty
+        "close",
+        "/release prefs",
+        "click 1 Change",
+        "submit 08:00",
+    )
+    assert "Fill in Launch date first: type submit to go through the fields." in output
+    assert "This modal has no text box" not in output
+    assert "The modal closed; nothing was submitted." in output
+    assert "   Time zone:" not in output  # `submit <text>` prompts for nothing
+    quick = after(output, "> submit 08:00")
+    assert "⚠ Time zone: I don't know the time zone" in quick  # the first text box took it; the app refused
+    assert "The modal closed." not in quick
+
+
+def test_home_shows_the_persons_items_once_the_app_has_published_them() -> None:
+    output = session(new_release(), "/release assign 5 @ana", "home @ana", "home")
+    ana = after(output, "> home @ana").split("maya in #releases> home")[0]
+    assert "App Home of @ana" in ana and "Your open items" in ana and "Database Backup" in ana
+    assert "Payments 2.4" in ana
+    maya = after(output, "maya in #releases> home")
+    assert "App Home of @maya" in maya and "Releases you manage (1)" in maya
