@@ -51,3 +51,22 @@ def create_web_app(
     if slack_events:
         routes.append(Route("/slack/events", events, methods=["POST"]))
     return Starlette(routes=routes)
+
+
+def create_starting_app() -> Starlette:
+    """What HOST:PORT answers before the database is ready: 503 everywhere, so Slack retries later."""
+
+    async def starting(_request: Request) -> Response:
+        return JSONResponse({"status": "starting", "database": "waiting"}, status_code=503)
+
+    async def not_yet(_request: Request) -> Response:
+        # Bolt would ack; a 503 makes Slack send the request again once serve can store what it asks.
+        return Response("starting: not ready to handle Slack requests yet", status_code=503)
+
+    return Starlette(
+        routes=[
+            Route("/healthz", starting, methods=["GET"]),
+            Route("/metrics", starting, methods=["GET"]),
+            Route("/slack/events", not_yet, methods=["POST"]),
+        ]
+    )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -22,6 +24,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
+SQLITE_POOL_SIZE = 20
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine with the pragmas and transaction behaviour Release Captain relies on."""
     url = normalise_url(url)
@@ -31,10 +36,15 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:
+    in_memory = make_url(url).database in (None, "", ":memory:")
+    # Requests run on a thread pool; with the default five pooled connections every request beyond them
+    # opened a connection (four PRAGMAs) and closed it again (bench/README.md: profile of status).
+    pooling = {} if in_memory else {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_SIZE}
     engine = create_engine(
         url,
         echo=echo,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        **pooling,
     )
 
     @event.listens_for(engine, "connect")
@@ -79,3 +89,26 @@ def ping(engine: Engine) -> bool:
         return True
     except Exception:
         return False
+
+
+def wait_for_database(
+    engine: Engine,
+    *,
+    seconds: float,
+    on_retry: Callable[[OperationalError, float], None] = lambda _error, _delay: None,
+) -> None:
+    """Connect until the database answers, backing off from 0.5 s to 5 s; re-raise after `seconds`."""
+    deadline = time.monotonic() + seconds
+    delay = 0.5
+    while True:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return
+        except OperationalError as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            on_retry(exc, min(delay, left))
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
+from sqlmodel import col
 
 from bot.domain.model import ItemState, OwnerKind, ReleaseState, ReleaseView
 from bot.domain.reminders import (
@@ -43,9 +45,36 @@ FIRST_LOOKBACK = timedelta(minutes=5)
 # A claim outlives the slowest send it covers (Slack calls time out after 10 s; 429s wait a few seconds).
 LEASE = timedelta(seconds=90)
 BATCH = 50
+# Failed sends are retried at least this many times, and for as long as the row is still useful (expires_at):
+# an outage of Slack shorter than a reminder's window loses nothing, a longer one ends in a visible dead row.
 MAX_ATTEMPTS = 5
 MAX_BATCHES_PER_TICK = 40
 _NEVER = timedelta(days=36500)
+# Slack's answers when the app itself may no longer act (revoked, uninstalled, workspace gone): no delivery
+# can succeed until an operator reinstalls the app, so a pass stops at the first one instead of trying each.
+APP_REFUSED = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})
+
+
+class _AppRefused(Exception):
+    """Slack refused the app's token: the pass stops."""
+
+
+class DeliveryExtension(Protocol):
+    """Another kind of scheduled send (announcements, decisions) riding on the same exactly-once rows."""
+
+    kinds: frozenset[str]
+
+    def plan_due(self, now: datetime) -> int:
+        """Insert the rows due at `now` (idempotent by key); returns how many were new."""
+        ...
+
+    def contents(self, rows: Sequence[Delivery], now: datetime) -> dict[int, Outgoing | None]:
+        """What each claimed row says now; None cancels it."""
+        ...
+
+    def sent(self, row: Delivery, posted: Posted) -> None:
+        """A row reached Slack (called after it was recorded as sent)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -80,6 +109,7 @@ class DeliveryService:
         default_tz: str,
         config: LadderConfig | None = None,
         lease: timedelta = LEASE,
+        extensions: Sequence[DeliveryExtension] = (),
     ) -> None:
         self._engine = engine
         self._clock = clock
@@ -88,6 +118,27 @@ class DeliveryService:
         self._default_tz = default_tz
         self._config = config or LadderConfig()
         self._lease = lease
+        self.extensions = list(extensions)
+        self._kicked = threading.Event()
+        self._kick_lock = threading.Lock()
+
+    def kick(self) -> None:
+        """Run a pass soon in the background (a person just made something due now); never two at once."""
+        self._kicked.set()
+        if not self._kick_lock.acquire(blocking=False):
+            return  # the running kick sees the flag and goes again
+        threading.Thread(target=self._run_kicks, name="delivery-kick", daemon=True).start()
+
+    def _run_kicks(self) -> None:
+        try:
+            while self._kicked.is_set():
+                self._kicked.clear()
+                try:
+                    self.run_due(self._clock.now())
+                except Exception:
+                    log.exception("delivery pass after a kick failed; the ticker will retry")
+        finally:
+            self._kick_lock.release()
 
     def run_due(self, at: datetime | None = None) -> TickReport:
         """Do the work due at `at` (default: the database's clock, which every replica shares)."""
@@ -95,6 +146,12 @@ class DeliveryService:
             now = at or rows.database_now(session=session)
         report = TickReport(at=now)
         self._plan(now, report)
+        for extension in self.extensions:
+            try:
+                report.planned += extension.plan_due(now)
+            except Exception:
+                # One kind of send failing to plan must not stop reminders; the next tick tries again.
+                log.exception("planning %s failed", sorted(extension.kinds))
         self._send(now, report)
         if report.planned or report.sent or report.dead or report.missed:
             log.info("%s", report)
@@ -117,7 +174,8 @@ class DeliveryService:
         launch_of = {r.id: r.launch_at for r in releases}
         managers_of: dict[int, list[str]] = defaultdict(list)
         for role in roles:
-            managers_of[role.release_id].append(role.user_id)
+            if role.role == "manager":  # deciders and comms owners are not escalated to
+                managers_of[role.release_id].append(role.user_id)
         open_items = [
             OpenItem(
                 i.release_id,
@@ -240,8 +298,26 @@ class DeliveryService:
             if not claimed:
                 return
             messages = self._contents(claimed, now)
-            for row in claimed:
-                self._deliver(row, messages.get(row.id or 0), token, now, report)
+            with _LeaseKeeper(self._engine, [row.id or 0 for row in claimed], token, self._lease):
+                for n, row in enumerate(claimed):
+                    try:
+                        self._deliver(row, messages.get(row.id or 0), token, now, report)
+                    except _AppRefused as refused:
+                        self._refused(claimed[n + 1 :], token, now, str(refused), report)
+                        return
+
+    def _refused(
+        self, untried: list[Delivery], token: str, now: datetime, reason: str, report: TickReport
+    ) -> None:
+        """The token was refused: the rest of the batch goes dead for the same reason, unsent."""
+        for row in untried:
+            self._bury(row, token, now, reason, report, state=rows.DEAD)
+        log.error(
+            "%s. Scheduled deliveries are marked dead until then (this pass: %d); each pass tries one send "
+            "and stops. See `release-captain deliveries --failed`.",
+            reason,
+            report.dead,
+        )
 
     def _deliver(
         self, row: Delivery, message: Outgoing | None, token: str, now: datetime, report: TickReport
@@ -264,6 +340,10 @@ class DeliveryService:
         except UnknownOutcome as exc:
             self._retry_or_bury(row, token, now, exc.error, report)
         except Undeliverable as exc:
+            if exc.error in APP_REFUSED:
+                reason = f"Slack refused the app's token ({exc.error}); reinstall it or fix SLACK_BOT_TOKEN"
+                self._bury(row, token, now, reason, report, state=rows.DEAD)
+                raise _AppRefused(reason) from exc
             self._bury(row, token, now, exc.error, report, state=rows.DEAD)
         except RecipientGone as exc:
             self._bury(row, token, now, exc.error, report, state=rows.CANCELLED)
@@ -272,7 +352,7 @@ class DeliveryService:
 
     def _sent(self, row: Delivery, token: str, now: datetime, posted: Posted, report: TickReport) -> None:
         """Record where the message landed, whether this attempt posted it or an earlier one did."""
-        self._finish(
+        recorded = self._finish(
             row,
             token,
             now,
@@ -283,11 +363,21 @@ class DeliveryService:
             reason=None,
         )
         report.sent += 1
+        extension = self._extension_of(row.kind)
+        if recorded and extension is not None:
+            try:
+                extension.sent(row, posted)
+            except Exception:
+                # The row is recorded as sent; the extension's next plan_due reconciles from it.
+                log.exception("after sending delivery %s", row.id)
+
+    def _extension_of(self, kind: str) -> DeliveryExtension | None:
+        return next((e for e in self.extensions if kind in e.kinds), None)
 
     def _retry_or_bury(
         self, row: Delivery, token: str, now: datetime, error: str, report: TickReport
     ) -> None:
-        if row.attempts >= MAX_ATTEMPTS:
+        if row.attempts >= MAX_ATTEMPTS and now >= row.expires_at:
             self._bury(
                 row, token, now, f"gave up after {row.attempts} attempts: {error}", report, state=rows.DEAD
             )
@@ -337,13 +427,62 @@ class DeliveryService:
 
     def _contents(self, claimed: list[Delivery], now: datetime) -> dict[int, Outgoing | None]:
         """Render-ready content for a batch, from the state as it is now: four or five queries in all."""
+        result: dict[int, Outgoing | None] = {}
+        for extension in self.extensions:
+            mine = [row for row in claimed if row.kind in extension.kinds]
+            if mine:
+                result.update(extension.contents(mine, now))
+        claimed = [row for row in claimed if self._extension_of(row.kind) is None]
+        if not claimed:
+            return result
         item_ids = {iid for row in claimed for iid, _ in _parse_items(row.item_ids)}
         with unit_of_work(self._engine, write=False) as session:
             item_rows = rows.items_by_ids(session=session, ids=sorted(item_ids))
             release_ids = {i.release_id for i in item_rows} | {r.release_id for r in claimed if r.release_id}
             views = assemble_views(*rows.releases_state(session=session, release_ids=sorted(release_ids)))
         release_of_item = {i.id: i.release_id for i in item_rows}
-        return {row.id or 0: _content(row, views, release_of_item, now) for row in claimed}
+        result.update({row.id or 0: _content(row, views, release_of_item, now) for row in claimed})
+        return result
+
+
+class _LeaseKeeper:
+    """Renews a batch's claim while it is being sent; a process that dies stops renewing, and only then
+    may another replica take its rows over.
+
+    Without it a send slower than the lease (429s waited out, Slack answering slowly, a long batch to one
+    channel) let a second replica claim the row, find nothing in the channel yet, and post it a second time.
+    """
+
+    def __init__(self, engine: Engine, ids: list[int], token: str, lease: timedelta) -> None:
+        self._engine, self._ids, self._token, self._lease = engine, ids, token, lease
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew_until_stopped, name="delivery-lease", daemon=True)
+
+    def __enter__(self) -> _LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _renew_until_stopped(self) -> None:
+        while not self._stop.wait(self._lease.total_seconds() / 3):
+            try:
+                with unit_of_work(self._engine) as session:
+                    clock = rows.database_now(session=session)
+                    session.exec(  # type: ignore[call-overload]
+                        update(Delivery)
+                        .where(
+                            col(Delivery.id).in_(self._ids),
+                            col(Delivery.claim_token) == self._token,
+                            col(Delivery.state) == rows.SENDING,
+                        )
+                        .values(lease_until=clock + self._lease)
+                    )
+            except Exception:
+                # The database is away: the lease runs out as if this process had died, which is safe.
+                log.warning("could not renew the claim on %d deliveries", len(self._ids), exc_info=True)
 
 
 def _content(

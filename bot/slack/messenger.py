@@ -26,7 +26,9 @@ _UNDELIVERABLE = {
     "restricted_action",
     "channel_is_archived",
 }
-_GONE = {"user_not_found", "account_inactive", "cannot_dm_bot", "user_disabled", "user_not_visible"}
+# Not `account_inactive`: with a bot token Slack sends it when the app's own workspace or bot user is gone,
+# an auth failure like `token_revoked` that must go dead and be seen, not cancel deliveries quietly.
+_GONE = {"user_not_found", "cannot_dm_bot", "user_disabled", "user_not_visible"}
 _UNKNOWN = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
@@ -111,12 +113,14 @@ class SlackMessenger:
         try:
             return fn()  # type: ignore[return-value]
         except SlackApiError as exc:
-            error = str(exc.response.get("error") or f"http_{exc.response.status_code}")
+            status = exc.response.status_code
+            # A 5xx body is a text page that slack_sdk turns into a long "non-JSON" error: name the status.
+            error = f"http_{status}" if status >= 500 else str(exc.response.get("error") or f"http_{status}")
             if error in _UNDELIVERABLE:
                 raise Undeliverable(error) from exc
             if error in _GONE:
                 raise RecipientGone(error) from exc
-            if error in _UNKNOWN or error == "ratelimited" or exc.response.status_code >= 500:
+            if error in _UNKNOWN or error == "ratelimited" or status >= 500:
                 raise UnknownOutcome(error) from exc
             # invalid_auth, token_revoked, invalid_blocks…: retrying cannot help; operators must look.
             raise Undeliverable(error) from exc
