@@ -8,7 +8,7 @@ from slack_sdk import WebClient
 from bot.config import Settings
 from bot.services.registry import Services
 from bot.slack import errors
-from bot.slack.listeners import actions, commands, events, fallbacks, views
+from bot.slack.listeners import actions, announce, commands, events, fallbacks, home, views
 from bot.slack.seal import Sealer
 
 
@@ -28,8 +28,10 @@ def create_app(settings: Settings, services: Services, client: WebClient) -> App
     errors.install(app, services.notices)
     commands.register(app, services, sealer)
     events.register(app, services, sealer)
+    home.register(app, services, sealer)  # before actions: it takes the sign-off clicks made on Home
     actions.register(app, services, sealer)
     views.register(app, services, sealer)
+    announce.register(app, services, sealer)
     fallbacks.register(app)
     return app
 

@@ -49,4 +49,11 @@ def run_checks(settings: Settings, *, echo: Callable[[str], None]) -> list[str]:
     for error in library.errors():
         report(False, "templates", str(error))
     report(bool(library.names()), "templates", f"{len(library.names())} loaded: {', '.join(library.names())}")
+    from bot.templating.announcements import builtin_dir, check_dirs, override_dir
+
+    announcement_problems = check_dirs(builtin_dir(), override_dir(settings.templates_dir))
+    for error in announcement_problems:
+        report(False, "announcements", str(error))
+    if not announcement_problems:
+        report(True, "announcements", "every announcement template renders with sample data")
     return problems

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,7 +15,7 @@ app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Release Captain: go-live checklists in Slack."
 )
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
-templates_app = typer.Typer(no_args_is_help=True, help="Checklist templates.")
+templates_app = typer.Typer(no_args_is_help=True, help="Checklist and announcement templates.")
 app.add_typer(db_app, name="db")
 app.add_typer(templates_app, name="templates")
 log = logging.getLogger("release_captain")
@@ -87,7 +88,7 @@ def shell(
 
 @app.command()
 def demo() -> None:
-    """Watch a scripted release in the sandbox: create, assign, sign off, block, reschedule, status."""
+    """Watch a scripted release in the sandbox, from creation to the vote, the launch and the export."""
     from bot.sandbox.demo import run_demo
 
     run_demo(settings=_sandbox_settings())
@@ -147,6 +148,69 @@ def db_revision(message: Annotated[str, typer.Argument(help="What changed, e.g. 
             cfg.attributes["connection"] = conn
             command.revision(cfg, message=message, autogenerate=True)
         engine.dispose()
+
+
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="Where to write the backup, e.g. backups/rc-2026-12-01.db")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists")] = False,
+) -> None:
+    """Copy the SQLite database to FILE while serve keeps running (PostgreSQL: prints pg_dump usage)."""
+    from storage.backup import BackupError, backup
+
+    settings = _settings()
+    try:
+        copied = backup(settings.database_url, file, force=force)
+    except BackupError as exc:
+        typer.echo(f"release-captain: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"Backed up {copied.releases} releases (revision {copied.revision}) to {copied.path}.")
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="A file written by `release-captain db backup`")],
+    force: Annotated[bool, typer.Option("--force", help="Replace the database if it exists")] = False,
+) -> None:
+    """Replace the SQLite database with a backup (stop serve first; serve migrates it when it starts)."""
+    from storage.backup import BackupError, restore
+
+    settings = _settings()
+    try:
+        copied = restore(settings.database_url, file, force=force)
+    except BackupError as exc:
+        typer.echo(f"release-captain: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"Restored {copied.releases} releases (revision {copied.revision}) into {copied.path}.")
+
+
+@db_app.command("purge")
+def db_purge(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be purged; change nothing")
+    ] = False,
+) -> None:
+    """Empty the texts of releases closed more than RETENTION_DAYS ago (serve does this daily)."""
+    from storage.db import make_engine, unit_of_work
+    from storage.delivery_repo import database_now
+    from storage.retention import purge
+
+    settings = _settings()
+    if settings.retention_days == 0:
+        typer.echo("Retention is off (RETENTION_DAYS=0): nothing is purged.")
+        return
+    engine = make_engine(settings.database_url)
+    try:
+        with unit_of_work(engine, write=not dry_run) as session:
+            report = purge(
+                session=session,
+                days=settings.retention_days,
+                now=database_now(session=session),
+                dry_run=dry_run,
+            )
+    finally:
+        engine.dispose()
+    typer.echo(str(report))
 
 
 @app.command()
@@ -221,6 +285,93 @@ def templates_list() -> None:
         typer.echo(f"{name}\t{len(template.items)} items\t{template.title}")
     for error in library.errors():
         typer.echo(f"error: {error}", err=True)
+
+
+@templates_app.command("check")
+def templates_check() -> None:
+    """Load and render every checklist and announcement template; errors name the file and line."""
+    from bot.templating.announcements import builtin_dir, check_dirs, override_dir
+    from bot.wiring import load_templates
+
+    settings = _settings()
+    library = load_templates(settings)
+    problems = [str(e) for e in library.errors()]
+    problems += [str(e) for e in check_dirs(builtin_dir(), override_dir(settings.templates_dir))]
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo(f"ok: {len(library.names())} checklist templates and every announcement template render")
+
+
+@templates_app.command("render")
+def templates_render(
+    name: Annotated[
+        str, typer.Argument(help="Announcement: upcoming, go-live, delayed, rolled-back, completed")
+    ],
+    release: Annotated[
+        int, typer.Option("--release", help="The release id (see `release-captain deliveries`)")
+    ],
+) -> None:
+    """Print what an announcement of a release would say if it were posted now."""
+    from bot.domain.errors import UserError
+    from bot.services.announcements import render_preview
+    from bot.templating.sandbox import TemplateError
+    from bot.wiring import load_announcement_templates
+    from storage.db import make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        typer.echo(render_preview(engine, load_announcement_templates(settings), release, name))
+    except (UserError, TemplateError) as exc:
+        typer.echo(f"release-captain: {getattr(exc, 'message', None) or exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+
+
+@app.command("export")
+def export_release(
+    release: Annotated[str, typer.Argument(help="The release's id, or its name (a unique prefix will do)")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv or md")] = "csv",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to FILE instead of stdout")] = None,
+) -> None:
+    """Export a release's checklist and audit trail as CSV or Markdown, straight from the database."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.domain.errors import UserError
+    from bot.services.exports import Exporter
+    from storage.db import make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        exported = Exporter(engine).export_by_ref(release, fmt)
+    except UserError as exc:
+        typer.echo(f"release-captain: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    except SQLAlchemyError as exc:
+        typer.echo(
+            f"release-captain: can't read releases from the database ({type(exc).__name__}); "
+            "check DATABASE_URL, or run `release-captain db upgrade`.",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    if note := exported.cap_note():
+        typer.echo(f"release-captain: {note}", err=True)
+    if out is None:
+        sys.stdout.write(exported.content)
+        return
+    try:
+        # newline="": CSV rows end in \r\n as written, on every platform.
+        out.write_text(exported.content, encoding="utf-8", newline="")
+    except OSError as exc:
+        typer.echo(f"release-captain: can't write {out}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Wrote {exported.release.name} ({exported.fmt}) to {out}.")
 
 
 def main() -> None:

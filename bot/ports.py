@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -44,6 +45,10 @@ class Directory(Protocol):
 
     def channel(self, channel_id: str) -> SlackChannel | None:
         """A channel, or None when it does not exist or the bot cannot see it."""
+        ...
+
+    def is_member(self, channel_id: str, user_id: str) -> bool:
+        """Whether the user is in the channel; False when the bot cannot see the channel."""
         ...
 
 
@@ -123,6 +128,35 @@ class Notices(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class OutgoingFile:
+    """A file for one person: its name, its bytes and the line that introduces it."""
+
+    filename: str
+    content: bytes
+    comment: str
+
+
+class UploadFailed(Exception):
+    """Slack refused or failed a file upload; `error` is Slack's error code or what went wrong."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class FileDrops(Protocol):
+    """Files sent to a person's DM with the bot, made and uploaded after Slack has its acknowledgement."""
+
+    def send_dm(self, user_id: str, make: Callable[[], OutgoingFile], *, reply_channel: str) -> object:
+        """Run `make` off the ack path and upload its file; tell the person in `reply_channel` on failure."""
+        ...
+
+    def close(self) -> None:
+        """Finish the files under way, then stop."""
+        ...
+
+
 class Clock(Protocol):
     """The current time; tests and the sandbox move it."""
 
@@ -179,4 +213,20 @@ class Messenger(Protocol):
 
     def find(self, recipient: str, delivery_id: int) -> Posted | None:
         """An earlier post of this delivery in the recipient's recent history, if any."""
+        ...
+
+
+class AfterAcknowledgement(Protocol):
+    """Runs listener work after Slack has its 200; failures are told to the person through `answer`."""
+
+    def submit(self, work: Callable[[], object], answer: Callable[[str, list], object]) -> None:
+        """Queue work."""
+        ...
+
+    def idle(self) -> bool:
+        """Nothing queued or running."""
+        ...
+
+    def close(self) -> None:
+        """Finish what was accepted, then stop."""
         ...

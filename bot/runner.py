@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import uvicorn
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import OperationalError
 
 from bot.config import Settings
-from bot.server import create_web_app
+from bot.server import create_starting_app, create_web_app
+from bot.templating.sandbox import TemplateError
 from bot.wiring import Runtime, build
+from storage.db import make_engine, wait_for_database
 
 log = logging.getLogger(__name__)
+
+# How long serve waits for the database at start-up (a PostgreSQL container starting beside it) before
+# giving up; DATABASE_WAIT_SECONDS overrides it.
+DATABASE_WAIT_SECONDS = 30.0
 
 
 class StartupError(Exception):
@@ -24,10 +33,18 @@ class StartupError(Exception):
 def serve_forever(settings: Settings) -> None:
     """Build, start background work, serve Slack, and shut down cleanly on SIGTERM or Ctrl-C."""
     try:
-        runtime = build(settings)
+        with _starting(settings):
+            _wait_for_database(settings)
+            runtime = build(settings)
     except OperationalError as exc:
         raise SystemExit(
             f"release-captain: the database is unreachable ({exc.orig}); check DATABASE_URL."
+        ) from None
+    except TemplateError as exc:
+        # A template in TEMPLATES_DIR that can't be used: refuse to start rather than post something broken.
+        raise SystemExit(
+            f"release-captain: announcement template {exc}. "
+            "Fix it, then check with `release-captain templates check`."
         ) from None
     runtime.start(tick=True)
     try:
@@ -40,17 +57,78 @@ def serve_forever(settings: Settings) -> None:
         log.info("stopped")
 
 
-def _http(runtime: Runtime) -> None:
-    settings = runtime.settings
+@contextmanager
+def _starting(settings: Settings) -> Iterator[None]:
+    """While the database is awaited and the app built, answer 503 on HOST:PORT.
+
+    /healthz says "starting", and Slack's requests get a 503 so that Slack retries them later: acking
+    them now would tell Slack they were handled when nothing could be stored.
+    """
     config = uvicorn.Config(
-        create_web_app(runtime.bolt, runtime.engine),
+        create_starting_app(),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,
         access_log=False,
         lifespan="off",
     )
-    log.info("serving HTTP on %s:%s (POST /slack/events, GET /healthz)", settings.host, settings.port)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="starting-http", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        # The real server binds the same port next; connections in the short gap are refused (Slack retries).
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _wait_for_database(settings: Settings) -> None:
+    """Retry connecting with backoff for DATABASE_WAIT_SECONDS; OperationalError when it never answers."""
+    seconds = _database_wait_seconds()
+    engine = make_engine(settings.database_url)
+
+    def retrying(error: OperationalError, delay: float) -> None:
+        first_line = (str(error.orig).strip().splitlines() or [type(error.orig).__name__])[0]
+        log.warning("database not ready (%s); retrying in %.1f s", first_line, delay)
+
+    try:
+        wait_for_database(engine, seconds=seconds, on_retry=retrying)
+    finally:
+        engine.dispose()
+
+
+def _database_wait_seconds() -> float:
+    """DATABASE_WAIT_SECONDS (read when serve starts), or the default."""
+    raw = os.environ.get("DATABASE_WAIT_SECONDS", "").strip()
+    if not raw:
+        return DATABASE_WAIT_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise SystemExit(
+            f"release-captain: DATABASE_WAIT_SECONDS must be a number of seconds, not {raw!r}."
+        ) from None
+    if seconds < 0:
+        raise SystemExit("release-captain: DATABASE_WAIT_SECONDS must not be negative.")
+    return seconds
+
+
+def _http(runtime: Runtime) -> None:
+    settings = runtime.settings
+    config = uvicorn.Config(
+        create_web_app(runtime.bolt, runtime.engine, runtime.telemetry),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's lines go through our handler: same format, same redaction
+        access_log=False,
+        lifespan="off",
+    )
+    log.info(
+        "serving HTTP on %s:%s (POST /slack/events, GET /healthz, GET /metrics)", settings.host, settings.port
+    )
     # uvicorn turns SIGTERM and SIGINT into a graceful shutdown (in-flight requests finish first), then
     # re-raises the signal to whatever handler was there before. Ours only logs, so the process goes on
     # to stop the card worker and close the database instead of dying mid-cleanup.
@@ -60,10 +138,13 @@ def _http(runtime: Runtime) -> None:
 
 
 def _socket_mode(runtime: Runtime) -> None:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from bot.observability import ObservedSocketModeHandler
 
     assert runtime.settings.slack_app_token is not None
-    handler = SocketModeHandler(runtime.bolt, runtime.settings.slack_app_token.get_secret_value())
+    handler = ObservedSocketModeHandler(
+        runtime.bolt, runtime.settings.slack_app_token.get_secret_value(), runtime.telemetry
+    )
+    operator = _operator_endpoints(runtime)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -78,3 +159,23 @@ def _socket_mode(runtime: Runtime) -> None:
     log.info("connected to Slack in Socket Mode")
     stop.wait()
     handler.close()
+    operator.should_exit = True
+
+
+def _operator_endpoints(runtime: Runtime) -> uvicorn.Server:
+    """GET /healthz and /metrics on HOST:PORT in Socket Mode, where Slack itself needs no HTTP server."""
+    settings = runtime.settings
+    config = uvicorn.Config(
+        create_web_app(runtime.bolt, runtime.engine, runtime.telemetry, slack_events=False),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    # Off the main thread uvicorn installs no signal handlers; ours above decide when to stop.
+    threading.Thread(target=server.run, name="operator-http", daemon=True).start()
+    log.info("serving GET /healthz and GET /metrics on %s:%s", settings.host, settings.port)
+    return server

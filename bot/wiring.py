@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from slack_bolt import App
-from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy import Engine
 
@@ -14,11 +14,17 @@ from bot.app import create_app, make_sealer
 from bot.card_worker import CardWorker
 from bot.config import Settings
 from bot.domain.checklists import TemplateLibrary, builtin_templates_dir
+from bot.home_worker import HomeWorker
+from bot.observability import ContextualMessenger, ObservedWebClient, Telemetry, observe_listener_clients
 from bot.ports import Clock, SystemClock
 from bot.scheduler import Ticker
+from bot.services.announcements import AnnouncementService
 from bot.services.base import Deps
 from bot.services.card_sync import CardSync
+from bot.services.decisions import DecisionService
 from bot.services.deliveries import DeliveryService
+from bot.services.exports import ExportService
+from bot.services.home import HomeService
 from bot.services.items import ItemService
 from bot.services.people import People
 from bot.services.prefs import PrefsService
@@ -26,17 +32,25 @@ from bot.services.reactions import ReactionService
 from bot.services.reconcile import Reconciler
 from bot.services.registry import Services
 from bot.services.releases import ReleaseService
+from bot.services.trains import TrainService
+from bot.slack.after_ack import AfterAck
 from bot.slack.directory import SlackDirectory
+from bot.slack.home import HomePublisher
 from bot.slack.messenger import SlackMessenger
 from bot.slack.notices import Notices
 from bot.slack.publisher import SlackCardPublisher
+from bot.slack.uploads import SlackFileDrops
+from bot.templating.announcements import AnnouncementTemplates, builtin_dir
 from storage.db import make_engine
 from storage.migrate import upgrade
+from storage.retention import purge_if_due
 
 # Lookups happen while a person waits for the ack (3 s in all), so they fail fast and never sleep on 429.
 _LOOKUP_TIMEOUT = 2
 # Publishing happens in the background, so it may wait out rate limits and retry server errors.
 _PUBLISH_TIMEOUT = 10
+# How often serve checks whether the daily retention purge is due (the database mark makes it daily).
+_RETENTION_CHECK_SECONDS = 3600
 
 
 @dataclass(slots=True)
@@ -49,10 +63,14 @@ class Runtime:
     worker: CardWorker
     bolt: App
     ticker: Ticker
+    telemetry: Telemetry
+    home_worker: HomeWorker | None = None  # keeps App Home current
 
     def start(self, *, tick: bool = False) -> None:
         """Start background work; `tick` adds the delivery ticker (serve ticks; the sandbox moves time)."""
         self.worker.start()
+        if self.home_worker is not None:
+            self.home_worker.start()
         if tick:
             self.ticker.start()
 
@@ -60,6 +78,10 @@ class Runtime:
         """Stop background work and close the database pool."""
         self.ticker.stop()
         self.worker.stop()
+        if self.home_worker is not None:
+            self.home_worker.stop()
+        self.services.exports.close()  # before the database closes: an export being built still reads it
+        self.services.after_ack.close()
         self.services.notices.close()
         self.services.reconciler.close()
         self.engine.dispose()
@@ -70,6 +92,14 @@ def load_templates(settings: Settings) -> TemplateLibrary:
     return TemplateLibrary.from_dirs(builtin_templates_dir(), settings.templates_dir)
 
 
+def load_announcement_templates(settings: Settings) -> AnnouncementTemplates:
+    """Built-in announcement templates, overridden by TEMPLATES_DIR/announcements/ when it exists."""
+    override = settings.templates_dir / "announcements" if settings.templates_dir else None
+    if override is not None and not override.is_dir():
+        override = None
+    return AnnouncementTemplates.from_dirs(builtin_dir(), override)
+
+
 def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Runtime:
     """Everything `serve` needs, migrations applied."""
     clock = clock or SystemClock()
@@ -77,8 +107,12 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     if migrate:
         upgrade(engine)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    lookup_client = WebClient(token=token, base_url=settings.slack_api_url, timeout=_LOOKUP_TIMEOUT)
-    publish_client = WebClient(
+    telemetry = Telemetry(engine)
+    lookup_client = ObservedWebClient(
+        telemetry, token=token, base_url=settings.slack_api_url, timeout=_LOOKUP_TIMEOUT
+    )
+    publish_client = ObservedWebClient(
+        telemetry,
         token=token,
         base_url=settings.slack_api_url,
         timeout=_PUBLISH_TIMEOUT,
@@ -102,11 +136,28 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         admins=frozenset(settings.admin_users),
     )
     items = ItemService(deps)
+    prefs = PrefsService(deps)
+    announcements = AnnouncementService(deps, templates=load_announcement_templates(settings))
+    decisions = DecisionService(deps, announcements=announcements)
+    # App Home: the worker publishes through the service, and the service asks the worker for refreshes.
+    home_worker = HomeWorker(
+        publish=lambda user_id: home_publisher.publish(user_id),
+        audience=lambda release_id: home.audience(release_id),
+    )
+    home = HomeService(deps, prefs, refreshes=home_worker)
+    home_publisher = HomePublisher(publish_client, make_sealer(settings), home)
+    card_sync.on_published = home_worker.release_changed  # a re-published card: refresh whom it concerns
+    releases = ReleaseService(deps, templates=templates, announcements=announcements)
+    trains = TrainService(deps, templates=templates, releases=releases)
     services = Services(
         engine=engine,
         clock=clock,
         templates=templates,
-        releases=ReleaseService(deps, templates=templates),
+        releases=releases,
+        trains=trains,
+        announcements=announcements,
+        decisions=decisions,
+        exports=ExportService(deps, files=SlackFileDrops(publish_client)),
         items=items,
         reactions=ReactionService(
             items, engine=engine, sign_off_emoji=settings.sign_off_emoji, block_emoji=settings.block_emoji
@@ -119,20 +170,42 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         ),
         card_sync=card_sync,
         notices=Notices(publish_client),
-        prefs=PrefsService(deps),
+        after_ack=AfterAck(),
+        prefs=prefs,
+        home=home,
         deliveries=DeliveryService(
             engine=engine,
             clock=clock,
             directory=directory,
-            messenger=SlackMessenger(
-                publish_client, sealer=make_sealer(settings), pace=settings.channel_pace_seconds
+            messenger=ContextualMessenger(
+                SlackMessenger(
+                    publish_client, sealer=make_sealer(settings), pace=settings.channel_pace_seconds
+                )
             ),
             default_tz=settings.default_timezone,
             lease=timedelta(seconds=settings.delivery_lease_seconds),
+            # Trains first: a release they create gets its announcements planned in the same pass.
+            extensions=(trains, announcements, decisions),
         ),
     )
+    # A person's approval or decision makes a send due now: it goes out without waiting for the next tick.
+    announcements.kick = services.deliveries.kick
     bolt = create_app(settings, services, lookup_client)
-    ticker = Ticker(services.deliveries.run_due, seconds=settings.tick_seconds)
+    observe_listener_clients(bolt, telemetry)
+    ticker = Ticker(telemetry.timed_tick(services.deliveries.run_due), seconds=settings.tick_seconds)
+    if settings.retention_days:
+        ticker.also(
+            partial(purge_if_due, engine, days=settings.retention_days),
+            seconds=_RETENTION_CHECK_SECONDS,
+            name="retention",
+        )
     return Runtime(
-        settings=settings, engine=engine, services=services, worker=worker, bolt=bolt, ticker=ticker
+        settings=settings,
+        engine=engine,
+        services=services,
+        worker=worker,
+        bolt=bolt,
+        ticker=ticker,
+        telemetry=telemetry,
+        home_worker=home_worker,
     )

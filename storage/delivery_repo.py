@@ -147,10 +147,18 @@ def finish(*, session: Session, delivery_id: int, token: str, now: datetime, **v
 
 
 def cancel_pending(
-    *, session: Session, now: datetime, reason: str, release_id: int | None = None, item_id: int | None = None
+    *,
+    session: Session,
+    now: datetime,
+    reason: str,
+    release_id: int | None = None,
+    item_id: int | None = None,
+    keep_kinds: Sequence[str] = (),
 ) -> int:
     """Cancel planned rows that a change made pointless (the release moved, the item was signed off)."""
     stmt = update(Delivery).where(col(Delivery.state) == PENDING)
+    if keep_kinds:
+        stmt = stmt.where(col(Delivery.kind).notin_(list(keep_kinds)))
     if release_id is not None:
         stmt = stmt.where(col(Delivery.release_id) == release_id)
     if item_id is not None:

@@ -31,6 +31,15 @@ class Release(SQLModel, table=True):
             sqlite_where=text(_ACTIVE_SQL),
             postgresql_where=text(_ACTIVE_SQL),
         ),
+        # A train creates the release for each launch once, whichever replica ticks or restarts.
+        Index(
+            "uq_release_train_launch",
+            "train_id",
+            "launch_at",
+            unique=True,
+            sqlite_where=text("train_id IS NOT NULL"),
+            postgresql_where=text("train_id IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -270,6 +279,18 @@ class Snooze(SQLModel, table=True):
     until: datetime = Field(sa_column=_utc())
 
 
+class HomeVisit(SQLModel, table=True):
+    """Someone opened the app's Home tab: from then on it is kept current for them, at this page."""
+
+    # Its own table rather than a Person column: People.get re-saves whole Person rows from users.info,
+    # which would reset such a column every time the cache is refreshed.
+    __tablename__ = "home_visit"
+
+    slack_id: str = Field(primary_key=True, max_length=32)
+    opened_at: datetime = Field(sa_column=_utc())
+    page: int = 0
+
+
 class Announcement(SQLModel, table=True):
     """One announcement of a release: planned or offered, approved by a person, posted once."""
 
@@ -317,6 +338,16 @@ class Train(SQLModel, table=True):
     """A release train: a release created automatically ahead of each recurring launch."""
 
     __tablename__ = "train"
+    __table_args__ = (
+        Index(
+            "uq_train_active_name",
+            "channel_id",
+            "name_key",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=150)

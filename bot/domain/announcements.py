@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.errors import InvalidInput, UsageError
-from bot.domain.text import clean_note, escape_mrkdwn, excerpt
+from bot.domain.text import clean_note, excerpt
 
 
 class AnnouncementKind(enum.StrEnum):
@@ -120,8 +120,9 @@ def parse_offset(text: str) -> timedelta:
     core = words.removesuffix(" before").removesuffix(" after").lstrip("+-").strip()
     match = re.fullmatch(r"(\d{1,3})\s*(m|min|h|d|w)", core)
     if match is None:
+        # excerpt() escapes already (here and below): escaping again showed "&amp;lt;" for a typed "<".
         raise UsageError(
-            f'I couldn\'t read "{escape_mrkdwn(excerpt(text, 30))}" as a time relative to launch.',
+            f'I couldn\'t read "{excerpt(text, 30)}" as a time relative to launch.',
             hint="Examples: 48h (before launch), 2h after, launch.",
         )
     amount, unit = int(match.group(1)), match.group(2)
@@ -151,9 +152,7 @@ def parse_lead(text: str) -> timedelta:
     """How long before an announcement is due its draft goes out: `24h`, `2d`."""
     match = re.fullmatch(r"(\d{1,3})\s*(h|d)", text.strip().casefold())
     if match is None:
-        raise UsageError(
-            f'I couldn\'t read "{escape_mrkdwn(excerpt(text, 30))}" as a lead time; try 24h or 2d.'
-        )
+        raise UsageError(f'I couldn\'t read "{excerpt(text, 30)}" as a lead time; try 24h or 2d.')
     lead = timedelta(hours=int(match.group(1)) * (24 if match.group(2) == "d" else 1))
     if lead > MAX_LEAD:
         raise InvalidInput("Send drafts at most 14 days ahead.")
@@ -174,9 +173,7 @@ def clean_field(name: str, value: str) -> str | None:
             if "|" in text:
                 raise InvalidInput("Give the release notes link itself, without a label.")
         if not _URL.fullmatch(text):
-            raise InvalidInput(
-                f'"{escape_mrkdwn(excerpt(text, 60))}" isn\'t a web link; give one starting with https://.'
-            )
+            raise InvalidInput(f'"{excerpt(text, 60)}" isn\'t a web link; give one starting with https://.')
         return text
     return clean_note(value, field=name, max_len=MAX_FIELD)
 

@@ -11,8 +11,11 @@ from typing import Any
 
 import yaml
 
-from bot.domain.errors import InvalidInput, NotFound
+from bot.domain.announcements import AnnouncementKind, PlanEntry
+from bot.domain.announcements import parse_offset as parse_announce_at
+from bot.domain.errors import InvalidInput, NotFound, UserError
 from bot.domain.model import ChecklistTemplate, ItemTemplate, ReminderDefaults, SignOffRule
+from bot.domain.text import excerpt
 
 MAX_ITEMS = 200
 MAX_TITLE = 150
@@ -30,7 +33,8 @@ _OFFSET = re.compile(
 )
 _UNITS = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
 
-_TOP_FIELDS = ("name", "title", "version", "reminders", "items")
+_TOP_FIELDS = ("name", "title", "version", "reminders", "announcements", "items")
+_ANNOUNCEMENT_FIELDS = ("kind", "at")
 _REMINDER_FIELDS = ("heads_up", "overdue", "escalate_after", "final_call", "summary")
 _ITEM_FIELDS = ("key", "title", "section", "due", "description", "evidence", "role", "sign_off")
 _REQUIRED_ITEM_FIELDS = ("key", "title", "section", "due")
@@ -255,10 +259,55 @@ def _build(data: object, label: str, source: str, problems: list[str]) -> Checkl
     reminders = (
         _reminders(data.get("reminders"), label, problems) if "reminders" in data else ReminderDefaults()
     )
+    announcements = (
+        _announcements(data.get("announcements"), label, problems) if "announcements" in data else None
+    )
     items = _items(data.get("items"), label, problems) if "items" in data else ()
     if problems:
         return None
-    return ChecklistTemplate(name=name, title=title, items=items, source=source, reminders=reminders)
+    return ChecklistTemplate(
+        name=name, title=title, items=items, source=source, reminders=reminders, announcements=announcements
+    )
+
+
+def _announcements(raw: object, label: str, problems: list[str]) -> tuple[PlanEntry, ...]:
+    """The optional `announcements:` list: which announcements a release plans, and when."""
+    where = f"{label}: announcements"
+    if not isinstance(raw, list):
+        problems.append(f"{where}: must be a list of {{kind, at}} entries, not {_describe(raw)}")
+        return ()
+    entries: list[PlanEntry] = []
+    for index, entry in enumerate(raw, 1):
+        here = f"{where} #{index}"
+        if not isinstance(entry, dict):
+            problems.append(f"{here}: must be a mapping with kind and at, not {_describe(entry)}")
+            continue
+        fields = _fields(entry, _ANNOUNCEMENT_FIELDS, _ANNOUNCEMENT_FIELDS, here, problems.append)
+        kind = _check(entry, "kind", _planned_kind, fields, here, problems.append)
+        offset = _check(entry, "at", _announce_at, fields, here, problems.append)
+        if kind is not None and offset is not None:
+            if any(e.kind is kind for e in entries):
+                problems.append(f"{here}: {kind.value} is planned twice")
+            entries.append(PlanEntry(kind, offset))
+    return tuple(entries)
+
+
+def _planned_kind(value: object) -> AnnouncementKind:
+    planned = [k.value for k in AnnouncementKind if not k.on_event]
+    if not isinstance(value, str) or value not in planned:
+        raise _Problem(f"must be one of {', '.join(planned)}, not {_describe(value)}")
+    return AnnouncementKind(value)
+
+
+def _announce_at(value: object) -> timedelta:
+    if not isinstance(value, str):
+        raise _Problem(
+            f'must be a time relative to launch such as "48h before" or "launch", not {_describe(value)}'
+        )
+    try:
+        return parse_announce_at(value)
+    except UserError as error:
+        raise _Problem(f"{error.message}") from None
 
 
 def _reminders(raw: object, label: str, problems: list[str]) -> ReminderDefaults:
@@ -463,7 +512,8 @@ class TemplateLibrary:
         wanted = name.strip().lower()
         if wanted in self._templates:
             return self._templates[wanted]
-        shown = f"{wanted[:60]}…" if len(wanted) > 60 else wanted
+        # The name is echoed to the person: escaped, one line, short (it once came back as live markup).
+        shown = excerpt(wanted, 61)
         close = difflib.get_close_matches(wanted, self.names(), n=1)
         guess = f' Did you mean "{close[0]}"?' if close else ""
         available = ", ".join(self.names()) or "none"

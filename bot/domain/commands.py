@@ -40,10 +40,11 @@ SUBCOMMANDS: Mapping[str, SubcommandInfo] = MappingProxyType(
     {
         "help": SubcommandInfo("/release help [command]", "Show all commands, or how to use one."),
         "new": SubcommandInfo(
-            '/release new "<name>" <when> [#channel] [template <name>]',
-            "Start a release with a go-live checklist.",
+            '/release new "<name>" <when> [#channel] [template <name>] [like "<earlier release>"]',
+            "Start a release with a go-live checklist (like: copy owners and settings of an earlier one).",
         ),
         "list": SubcommandInfo("/release list", "List the active releases in this channel."),
+        "mine": SubcommandInfo("/release mine", "Show your open items across every release."),
         "status": SubcommandInfo("/release status [release]", "Show a release's checklist and readiness."),
         "assign": SubcommandInfo(
             "/release assign <item> <@person or @group>…", "Make people or user groups owners of an item."
@@ -77,8 +78,38 @@ SUBCOMMANDS: Mapping[str, SubcommandInfo] = MappingProxyType(
         ),
         "set": SubcommandInfo(
             "/release set summary 72h,24h,2h | final-call 2h|off | heads-up 1 | overdue daily|once"
-            " | escalate-after 24h",
-            "This release's reminder timing (managers).",
+            " | escalate-after 24h | decision unanimous|quorum 2"
+            " | changes|downtime|impact|support|notes <text>",
+            "This release's timing, decision rule and announcement details (managers).",
+        ),
+        "details": SubcommandInfo("/release details", "Fill in the announcement details in a form."),
+        "deciders": SubcommandInfo(
+            "/release deciders [@person…]", "Show or set who votes on GO / NO-GO (managers set)."
+        ),
+        "comms": SubcommandInfo(
+            "/release comms [@person…]", "Show or set who approves announcements (managers set)."
+        ),
+        "vote": SubcommandInfo(
+            "/release vote go | risk <reason> | no-go <reason>", "Vote on the go/no-go decision (deciders)."
+        ),
+        "launch": SubcommandInfo(
+            "/release launch [override <reason>]",
+            "Mark the release launched: it must be GO with nothing open (managers may override).",
+        ),
+        "rollback": SubcommandInfo("/release rollback <reason>", "Record that the launch was rolled back."),
+        "complete": SubcommandInfo("/release complete", "Close a launched release as completed."),
+        "announce": SubcommandInfo(
+            "/release announce plan | approve | add <kind> <when> [#channel] | remove <kind>"
+            " | channel #channel | preview <kind> | lead 24h | auto on|off",
+            "See and change the announcement plan (managers change it).",
+        ),
+        "export": SubcommandInfo(
+            "/release export [csv|md]", "Get the checklist with owners, states and the audit trail as a file."
+        ),
+        "train": SubcommandInfo(
+            '/release train "<name>" every 2 weeks on thu 14:00 [template <name>] | list'
+            ' | skip "<name>" | stop "<name>"',
+            "Create releases on a recurring schedule.",
         ),
         "prefs": SubcommandInfo(
             "/release prefs [hours 09:00-18:00 | days mon-fri | tz <zone>|auto | mute | unmute]",
@@ -104,6 +135,16 @@ ALIASES: Mapping[str, str] = MappingProxyType(
         "move": "reschedule",
         "audit": "log",
         "history": "log",
+        "my": "mine",
+        "deploy": "launch",
+        "ship": "launch",
+        "roll-back": "rollback",
+        "revert": "rollback",
+        "done-release": "complete",
+        "finish": "complete",
+        "announcements": "announce",
+        "announcement": "announce",
+        "decider": "deciders",
     }
 )
 
@@ -134,6 +175,7 @@ class NewRelease:
     channel_id: str | None = None
     template: str | None = None
     release: str | None = None  # always None: `in` makes no sense for a release not yet made
+    like: str | None = None  # an earlier release to copy owners and settings from
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,8 +295,103 @@ class Set:
     release: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Mine:
+    """Show the requester's open items across every release."""
+
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Details:
+    """Open the form for a release's announcement details."""
+
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Roles:
+    """Show (no users) or set the deciders or comms owners of a release."""
+
+    role: str  # decider | comms
+    users: tuple[str, ...] = ()
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CastVote:
+    """A decider's vote: go, go_with_risk or no_go, with the reason the last two need."""
+
+    choice: str
+    reason: str | None = None
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """Mark a release launched; `override` is the manager's reason to launch past the gate."""
+
+    override: str | None = None
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rollback:
+    """Record that a launched release was rolled back, and why."""
+
+    reason: str
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Complete:
+    """Close a launched release."""
+
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """Show or change the announcement plan, or preview one announcement."""
+
+    action: str  # plan | approve | add | remove | channel | preview | lead | auto
+    kind: str | None = None
+    value: str | None = None
+    channel_id: str | None = None
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """The checklist and audit trail as a file: csv or md."""
+
+    fmt: str = "csv"
+    release: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrainCommand:
+    """Create, list, skip the next release of, or stop a release train."""
+
+    action: str  # create | list | skip | stop
+    name: str | None = None
+    rule: str | None = None
+    template: str | None = None
+    release: str | None = None
+
+
 Command = (
     Help
+    | Mine
+    | Details
+    | Roles
+    | CastVote
+    | Launch
+    | Rollback
+    | Complete
+    | Announce
+    | Export
+    | TrainCommand
     | Set
     | Summary
     | Prefs
@@ -386,7 +523,8 @@ def _subcommand(token: _Token, *, after_in: bool = False) -> str:
     if word in ALIASES:
         return ALIASES[word]
     known = [name for name in [*SUBCOMMANDS, *ALIASES] if name != "in"]
-    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    # A second `in` is a misplaced selector, not a typo of another command ("in" is close to "mine").
+    close = [] if word == "in" else difflib.get_close_matches(word, known, n=1, cutoff=0.6)
     message = f'I don\'t know the command "{excerpt(token.text, 30)}".'
     if after_in:
         # "/release in Payments 2.4 done 5" lands here with "2.4" as the command.
@@ -438,6 +576,7 @@ def _parse_new(text: str, pos: int, release: str | None) -> NewRelease:
     name = clean_name(name_token.text, field="release name")
     channel_id, rest = _take_channel(rest)
     template, rest = _take_template(rest)
+    like, rest = _take_like(rest)
     if not rest:
         raise UsageError(f"When does {escape_mrkdwn(name)} launch? Add a date and time after the name.")
     for token in rest:
@@ -445,7 +584,7 @@ def _parse_new(text: str, pos: int, release: str | None) -> NewRelease:
     advice = None
     if not name_token.quoted:
         advice = 'If the release name has spaces, put it in quotes: /release new "Payments 2.4" friday 10:00.'
-    return NewRelease(name, _when(_joined(rest), advice=advice), channel_id, template)
+    return NewRelease(name, _when(_joined(rest), advice=advice), channel_id, template, like=like)
 
 
 def _parse_list(text: str, pos: int, release: str | None) -> ListReleases:
@@ -547,7 +686,20 @@ def _parse_snooze(text: str, pos: int, release: str | None) -> Snooze:
     return Snooze(_item_ref(_joined(tokens)), span, release)
 
 
-_SET_FIELDS = ("summary", "final-call", "heads-up", "overdue", "escalate-after")
+_SET_FIELDS = (
+    "summary",
+    "final-call",
+    "heads-up",
+    "overdue",
+    "escalate-after",
+    "decision",
+    "changes",
+    "downtime",
+    "impact",
+    "support",
+    "notes",
+)
+_TEXT_FIELDS = frozenset({"changes", "downtime", "impact", "support", "notes"})
 
 
 def _parse_set(text: str, pos: int, release: str | None) -> Set:
@@ -558,6 +710,10 @@ def _parse_set(text: str, pos: int, release: str | None) -> Set:
     field = tokens[0].text.casefold()
     if field not in _SET_FIELDS:
         raise UsageError(f'I can\'t set "{excerpt(tokens[0].text)}"; settable: {", ".join(_SET_FIELDS)}.')
+    if field in _TEXT_FIELDS:
+        # Free text keeps its own spacing and punctuation; a link keeps Slack's <…> markup for checking.
+        value = text[tokens[0].end :].strip()
+        return Set(field, decode_slack_entities(value), release)
     return Set(field, _joined(tokens[1:]), release)
 
 
@@ -591,6 +747,179 @@ def _parse_log(text: str, pos: int, release: str | None) -> Log:
     return Log(_item_ref(_joined(tokens)) if tokens else None, release)
 
 
+def _parse_mine(text: str, pos: int, release: str | None) -> Mine:
+    """mine — takes nothing else."""
+    extra = _free_text(text, pos)
+    if extra is not None:
+        raise UsageError(f'"/release mine" doesn\'t take anything after it (you added "{excerpt(extra)}").')
+    return Mine(release)
+
+
+def _parse_details(text: str, pos: int, release: str | None) -> Details:
+    """details [release]"""
+    return Details(_one_release(release, _optional_release(text, pos)))
+
+
+def _parse_roles(role: str, text: str, pos: int, release: str | None) -> Roles:
+    """deciders|comms [@person…]"""
+    tokens = _tokens(text, pos)
+    users: list[str] = []
+    for token in tokens:
+        for owner in _owners_in(token) if _has_owner_markup(token) else _not_a_person(token):
+            if owner.kind is not OwnerKind.USER:
+                raise UsageError(
+                    "Name people here, not user groups: each one votes or approves for themself."
+                )
+            users.append(owner.slack_id)
+    return Roles(role, tuple(dict.fromkeys(users)), release)
+
+
+def _not_a_person(token: _Token) -> list[Owner]:
+    raise UsageError(f'"{excerpt(token.text, 40)}" isn\'t a Slack mention. {_NOT_A_MENTION}')
+
+
+_CHOICES = {
+    "go": "go",
+    "yes": "go",
+    "risk": "go_with_risk",
+    "go-with-risk": "go_with_risk",
+    "gowithrisk": "go_with_risk",
+    "no-go": "no_go",
+    "nogo": "no_go",
+    "no": "no_go",
+}
+
+
+def _parse_vote(text: str, pos: int, release: str | None) -> CastVote:
+    """vote go | risk &lt;reason&gt; | go with risk &lt;reason&gt; | no-go &lt;reason&gt;"""
+    tokens = _tokens(text, pos)
+    if not tokens:
+        raise UsageError(
+            "How do you vote? /release vote go, /release vote risk &lt;reason&gt; "
+            "or /release vote no-go &lt;reason&gt;."
+        )
+    words = [t.text.casefold() for t in tokens]
+    if words[:3] == ["go", "with", "risk"]:
+        choice, rest = "go_with_risk", tokens[2].end
+    elif words[:2] == ["no", "go"]:
+        choice, rest = "no_go", tokens[1].end
+    elif words[0] in _CHOICES:
+        choice, rest = _CHOICES[words[0]], tokens[0].end
+    else:
+        raise UsageError(f'"{excerpt(tokens[0].text, 30)}" isn\'t a vote; vote go, risk or no-go.')
+    reason = _free_text(text, rest)
+    return CastVote(choice, clean_note(reason, field="reason") if reason else None, release)
+
+
+def _parse_launch(text: str, pos: int, release: str | None) -> Launch:
+    """launch [override &lt;reason&gt;]"""
+    first = _next_token(text, pos)
+    if first is None:
+        return Launch(None, release)
+    if first.text.casefold() != "override":
+        raise UsageError(
+            "To launch past the gate, say why: /release launch override &lt;reason&gt;. "
+            "Otherwise just /release launch."
+        )
+    reason = _free_text(text, first.end)
+    if reason is None:
+        raise UsageError(
+            "An override needs a reason, e.g. /release launch override the load test is waived by the CTO."
+        )
+    return Launch(clean_note(reason, field="reason"), release)
+
+
+def _parse_rollback(text: str, pos: int, release: str | None) -> Rollback:
+    """rollback &lt;reason&gt;"""
+    reason = _free_text(text, pos)
+    if reason is None:
+        raise UsageError("Please say why it was rolled back, e.g. /release rollback error rate doubled.")
+    return Rollback(clean_note(reason, field="reason"), release)
+
+
+def _parse_complete(text: str, pos: int, release: str | None) -> Complete:
+    """complete [release]"""
+    return Complete(_one_release(release, _optional_release(text, pos)))
+
+
+_ANNOUNCE_ACTIONS = ("plan", "approve", "add", "remove", "channel", "preview", "lead", "auto")
+
+
+def _parse_announce(text: str, pos: int, release: str | None) -> Announce:
+    """announce plan | approve | add <kind> <when> [#channel] | remove <kind> | channel #c | preview …"""
+    tokens = _tokens(text, pos)
+    if not tokens:
+        return Announce("plan", release=release)
+    action = tokens[0].text.casefold()
+    rest = tokens[1:]
+    if action not in _ANNOUNCE_ACTIONS:
+        raise UsageError(
+            f'I don\'t know "announce {excerpt(tokens[0].text, 30)}"; '
+            f"try one of: {', '.join(_ANNOUNCE_ACTIONS)}."
+        )
+    channel_id, rest = _take_channel(rest)
+    if action in ("plan", "approve"):
+        if rest or channel_id:
+            raise UsageError(f'"/release announce {action}" takes nothing after it.')
+        return Announce(action, release=release)
+    if action == "channel":
+        if channel_id is None or rest:
+            raise UsageError(
+                "Which channel? Pick it from Slack's autocomplete: /release announce channel #announcements."
+            )
+        return Announce(action, channel_id=channel_id, release=release)
+    if action in ("lead", "auto"):
+        if len(rest) != 1 or channel_id:
+            example = "24h" if action == "lead" else "on"
+            raise UsageError(f"Give one value, e.g. /release announce {action} {example}.")
+        return Announce(action, value=rest[0].text.casefold(), release=release)
+    if not rest:
+        raise UsageError(f"Which announcement? e.g. /release announce {action} upcoming.")
+    kind = rest[0].text.casefold()
+    if action == "add":
+        if len(rest) < 2:
+            raise UsageError("When, relative to launch? e.g. /release announce add upcoming 48h before.")
+        return Announce(action, kind, _joined(rest[1:]), channel_id, release)
+    if len(rest) > 1 or channel_id:
+        raise UsageError(f"Name just the announcement, e.g. /release announce {action} upcoming.")
+    return Announce(action, kind, release=release)
+
+
+def _parse_export(text: str, pos: int, release: str | None) -> Export:
+    """export [csv|md]"""
+    tokens = _tokens(text, pos)
+    if not tokens:
+        return Export("csv", release)
+    fmt = {"csv": "csv", "md": "md", "markdown": "md"}.get(tokens[0].text.casefold())
+    if fmt is None or len(tokens) > 1:
+        raise UsageError("Export as csv or md, e.g. /release export md.")
+    return Export(fmt, release)
+
+
+def _parse_train(text: str, pos: int, release: str | None) -> TrainCommand:
+    """train "<name>" <rule> [template <name>], or list, skip or stop a train by name."""
+    tokens = _tokens(text, pos)
+    if not tokens:
+        raise UsageError(
+            'Name the train and when it runs, e.g. /release train "Mobile" every 2 weeks on thu 14:00.'
+        )
+    first = tokens[0]
+    word = first.text.casefold()
+    if not first.quoted and word == "list":
+        if len(tokens) > 1:
+            raise UsageError('"/release train list" takes nothing after it.')
+        return TrainCommand("list")
+    if not first.quoted and word in ("skip", "stop"):
+        if len(tokens) < 2:
+            raise UsageError(f'Which train? e.g. /release train {word} "Mobile".')
+        return TrainCommand(word, clean_name(_joined(tokens[1:]), field="train name"))
+    name = clean_name(first.text, field="train name")
+    template, rest = _take_template(tokens[1:])
+    if not rest:
+        raise UsageError(f"When does {escape_mrkdwn(name)} run? e.g. every 2 weeks on thu 14:00.")
+    return TrainCommand("create", name, _joined(rest), template)
+
+
 _Parser = Callable[[str, int, str | None], Command]
 _PARSERS: Mapping[str, _Parser] = {
     "help": _parse_help,
@@ -612,6 +941,17 @@ _PARSERS: Mapping[str, _Parser] = {
     "snooze": _parse_snooze,
     "prefs": _parse_prefs,
     "set": _parse_set,
+    "mine": _parse_mine,
+    "details": _parse_details,
+    "deciders": functools.partial(_parse_roles, "decider"),
+    "comms": functools.partial(_parse_roles, "comms"),
+    "vote": _parse_vote,
+    "launch": _parse_launch,
+    "rollback": _parse_rollback,
+    "complete": _parse_complete,
+    "announce": _parse_announce,
+    "export": _parse_export,
+    "train": _parse_train,
 }
 
 
@@ -734,6 +1074,20 @@ def _take_template(tokens: list[_Token]) -> tuple[str | None, list[_Token]]:
     if len(indexes) > 1 or index + 1 >= len(tokens):
         raise UsageError('Which template? Put one name after "template", e.g. template standard.')
     name = clean_name(tokens[index + 1].text, field="template name", max_len=MAX_TEMPLATE_NAME)
+    return name, tokens[:index] + tokens[index + 2 :]
+
+
+def _take_like(tokens: list[_Token]) -> tuple[str | None, list[_Token]]:
+    """Pull `like <earlier release>` out of the words: the release name is the next word (quote it)."""
+    indexes = [i for i, t in enumerate(tokens) if not t.quoted and t.text.casefold() == "like"]
+    if not indexes:
+        return None, tokens
+    index = indexes[0]
+    if len(indexes) > 1 or index + 1 >= len(tokens):
+        raise UsageError(
+            'Which release should I copy? Put its name after "like", in quotes if it has spaces.'
+        )
+    name = clean_name(tokens[index + 1].text, field="release name")
     return name, tokens[:index] + tokens[index + 2 :]
 
 

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.domain.announcements import PlanEntry
+
 
 class ReleaseState(enum.StrEnum):
     PLANNING = "planning"
@@ -111,6 +113,7 @@ class ChecklistTemplate:
     items: tuple[ItemTemplate, ...]
     source: str = ""  # file it came from, for error messages
     reminders: ReminderDefaults = ReminderDefaults()
+    announcements: tuple[PlanEntry, ...] | None = None  # None: the default plan
 
 
 @dataclass(slots=True)
@@ -153,3 +156,6 @@ class ReleaseView:
     managers: list[str]
     items: list[ItemView]
     created_by: str
+    override_by: str | None = None  # a manager launched past the gate
+    override_reason: str | None = None
+    launched_at: datetime | None = None

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 class Role(enum.StrEnum):
     VIEWER = "viewer"
     OWNER = "owner"
+    DECIDER = "decider"
+    COMMS = "comms"
     MANAGER = "manager"
     ADMIN = "admin"
 
@@ -28,11 +30,21 @@ class Action(enum.StrEnum):
     RESCHEDULE = "reschedule"
     CANCEL = "cancel"
     CONFIGURE = "configure"
+    SET_ROLES = "set_roles"
+    VOTE = "vote"
+    LAUNCH = "launch"
+    OVERRIDE = "override"
+    CLOSE = "close"  # roll back or complete a launched release
+    PLAN_ANNOUNCEMENTS = "plan_announcements"
+    APPROVE_ANNOUNCEMENT = "approve_announcement"
+    EXPORT = "export"
 
 
 _EVERYONE = frozenset(Role)
 _WORKERS = frozenset({Role.OWNER, Role.MANAGER, Role.ADMIN})
 _MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
+_DECIDERS = frozenset({Role.DECIDER})
+_COMMS = frozenset({Role.COMMS, Role.MANAGER, Role.ADMIN})
 
 # The whole policy. The README shows this table; a test checks every cell.
 POLICY: dict[Action, frozenset[Role]] = {
@@ -49,6 +61,15 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.RESCHEDULE: _MANAGERS,
     Action.CANCEL: _MANAGERS,
     Action.CONFIGURE: _MANAGERS,
+    Action.SET_ROLES: _MANAGERS,
+    # A vote is a person's own judgement: being a manager or an admin does not make one a decider.
+    Action.VOTE: _DECIDERS,
+    Action.LAUNCH: _MANAGERS,
+    Action.OVERRIDE: _MANAGERS,
+    Action.CLOSE: _MANAGERS,
+    Action.PLAN_ANNOUNCEMENTS: _MANAGERS,
+    Action.APPROVE_ANNOUNCEMENT: _COMMS,
+    Action.EXPORT: _EVERYONE,
 }
 
 
@@ -67,6 +88,8 @@ def roles_of(
     owners: Collection[str] = (),
     admins: Collection[str] = (),
     home_team: str | None = None,
+    deciders: Collection[str] = (),
+    comms: Collection[str] = (),
 ) -> frozenset[Role]:
     """The roles an actor holds for one release (and one item, through `owners`)."""
     if home_team and actor.team_id and actor.team_id != home_team:
@@ -77,6 +100,10 @@ def roles_of(
         roles.add(Role.OWNER)
     if actor.user_id in managers:
         roles.add(Role.MANAGER)
+    if actor.user_id in deciders:
+        roles.add(Role.DECIDER)
+    if actor.user_id in comms:
+        roles.add(Role.COMMS)
     if actor.user_id in admins:
         roles.add(Role.ADMIN)
     return frozenset(roles)
@@ -102,13 +129,27 @@ ACTION_WORDS = {
     Action.RESCHEDULE: "reschedule",
     Action.CANCEL: "cancel",
     Action.CONFIGURE: "change the settings of",
+    Action.SET_ROLES: "choose the deciders and comms owners of",
+    Action.VOTE: "vote on",
+    Action.LAUNCH: "launch",
+    Action.OVERRIDE: "override the launch gate of",
+    Action.CLOSE: "roll back or complete",
+    Action.PLAN_ANNOUNCEMENTS: "change the announcement plan of",
+    Action.APPROVE_ANNOUNCEMENT: "approve, edit, post or skip the announcements of",
+    Action.EXPORT: "export",
 }
 
 
 def who_may(action: Action) -> str:
     """Plain words for the roles that may perform an action, for refusals."""
-    names = {Role.OWNER: "the item's owners", Role.MANAGER: "the release managers", Role.ADMIN: "admins"}
-    allowed_roles = [names[r] for r in (Role.OWNER, Role.MANAGER, Role.ADMIN) if r in POLICY[action]]
+    names = {
+        Role.OWNER: "the item's owners",
+        Role.DECIDER: "the release's deciders",
+        Role.COMMS: "the release's comms owners",
+        Role.MANAGER: "the release managers",
+        Role.ADMIN: "admins",
+    }
+    allowed_roles = [names[r] for r in names if r in POLICY[action]]
     if Role.VIEWER in POLICY[action]:
         return "anyone"
     return " or ".join(allowed_roles)

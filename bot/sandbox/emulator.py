@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 FaultKind = Literal["ratelimited", "server_error", "internal_error", "timeout"]
 FAULT_KINDS: frozenset[str] = frozenset({"ratelimited", "server_error", "internal_error", "timeout"})
+AuthError = Literal["token_revoked", "invalid_auth", "account_inactive"]
+AUTH_ERRORS: frozenset[str] = frozenset({"token_revoked", "invalid_auth", "account_inactive"})
 # Slack sends these as JSON strings inside form bodies.
 JSON_ARGS = ("blocks", "attachments", "metadata", "view")
 
@@ -87,7 +90,7 @@ def parse_args(content_type: str, query: str, body: bytes) -> dict[str, Any]:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """Routes /api/<method> and /response/<id> to the emulator."""
+    """Routes /api/<method>, /response/<id> and /upload/<file id> to the emulator."""
 
     server: _Server
 
@@ -138,8 +141,12 @@ class SlackEmulator:
         self.timeout_seconds = timeout_seconds
         self.host, self.port = host, port
         self.dropping = False
+        # Set by revoke(): every Web API call is refused with this error, as Slack does once the app's
+        # token is revoked or its workspace deactivated.
+        self.refusing_token: str | None = None
         self._calls: list[Call] = []
         self._faults: list[Fault] = []
+        self.fired: Counter[str] = Counter()  # injected faults that took effect, by kind (for test reports)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -169,6 +176,7 @@ class SlackEmulator:
             return
         self._server = _Server((self.host, self.port), self)
         self.port = self._server.server_address[1]
+        self.api.upload_base = self.base_url + "upload/"  # files.getUploadURLExternal points back here
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -237,6 +245,18 @@ class SlackEmulator:
         with self.workspace.lock:
             self._faults.append(Fault(method, fault, count, retry_after, status))
 
+    def revoke(self, error: AuthError = "token_revoked") -> None:
+        """Refuse the bot's token from now on (`token_revoked`, `invalid_auth` or `account_inactive`)."""
+        if error not in AUTH_ERRORS:
+            raise ValueError(f"unknown auth error {error!r}; expected one of {sorted(AUTH_ERRORS)}")
+        with self.workspace.lock:
+            self.refusing_token = error
+
+    def reinstate(self) -> None:
+        """Undo revoke(): the token works again (the app was reinstalled)."""
+        with self.workspace.lock:
+            self.refusing_token = None
+
     def clear_faults(self) -> None:
         """Remove every pending fault."""
         with self.workspace.lock:
@@ -283,6 +303,8 @@ class SlackEmulator:
             reply = self._api_request(path.removeprefix("/api/"), request, query, body)
         elif path.startswith("/response/"):
             reply = self._response_url_request(path.removeprefix("/response/"), body)
+        elif path.startswith("/upload/"):
+            reply = self._upload_request(path.removeprefix("/upload/"), body)
         else:
             reply = Reply(404, {"ok": False, "error": "not_found"})
         self._write(request, reply)
@@ -320,6 +342,8 @@ class SlackEmulator:
                     raise ApiError("not_authed")
                 if token != self.workspace.bot_token:
                     raise ApiError("invalid_auth")
+                if self.refusing_token is not None:
+                    raise ApiError(self.refusing_token)
                 result = self.api.call(method, copy.deepcopy(args))
             except ApiError as exc:
                 return exc.to_response()
@@ -340,12 +364,22 @@ class SlackEmulator:
         args = payload if isinstance(payload, dict) else {}
         return self._record("response_url", args, Reply(status, answer))
 
+    def _upload_request(self, file_id: str, body: bytes) -> Reply:
+        """The bytes POSTed to a URL from files.getUploadURLExternal; a text answer, like Slack's."""
+        with self.workspace.lock:
+            status, answer = self.api.receive_upload(file_id, body)
+            ok = status == 200
+            args = {"file_id": file_id, "length": len(body)}
+            self._calls.append(Call("upload", args, ok, None if ok else answer, status, time.monotonic()))
+        return Reply(status, answer)
+
     def _take_fault(self, method: str) -> Fault | None:
         """Consume one use of the first matching fault."""
         with self.workspace.lock:
             fault = next((f for f in self._faults if f.matches(method)), None)
             if fault is not None:
                 fault.remaining -= 1
+                self.fired[fault.kind] += 1
             return fault
 
     def _record(self, method: str, args: dict[str, Any], reply: Reply) -> Reply:

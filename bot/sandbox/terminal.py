@@ -305,6 +305,7 @@ class _Snapshot:
     thread_ts: str | None = None
     ephemeral: bool = False
     reactions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    files: tuple[tuple[str, int], ...] = ()  # (name, size in bytes) of files shared with the message
 
     @property
     def is_reply(self) -> bool:
@@ -424,6 +425,11 @@ class Transcript:
         for line in message_lines("", blocks, viewer):
             self._line(line, indent=4)
 
+    def print_lines(self, lines: list[str], *, indent: int = 4) -> None:
+        """Rich-markup lines laid out by the caller (a modal with its fields), indented."""
+        for line in lines:
+            self._line(line, indent=indent)
+
     # --- printing ---------------------------------------------------------------------------------------
 
     def _print(self, snap: _Snapshot, viewer: Viewer, heading: str, *, indent: int) -> None:
@@ -431,6 +437,7 @@ class Transcript:
         if snap.kind == "deleted":
             return
         lines = message_lines(snap.text, snap.blocks, viewer)
+        lines += [file_line(name, size) for name, size in snap.files]
         if snap.reactions:
             reactions = "  ".join(_reaction(name, users, self.ws) for name, users in snap.reactions)
             lines.append(f"[dim]{reactions}[/dim]")
@@ -487,9 +494,27 @@ class Transcript:
 def _snapshot(m: Message, key: Key, kind: str, order_ts: str) -> _Snapshot:
     """Copy what rendering needs while the workspace lock is held."""
     reactions = tuple((name, tuple(users)) for name, users in m.reactions.items() if users)
+    files = tuple((str(f.get("name", "")), int(f.get("size", 0))) for f in m.files or [])
     return _Snapshot(
-        key, kind, ts_key(order_ts), m.channel, m.user, m.text, m.blocks, m.thread_ts, reactions=reactions
+        key,
+        kind,
+        ts_key(order_ts),
+        m.channel,
+        m.user,
+        m.text,
+        m.blocks,
+        m.thread_ts,
+        reactions=reactions,
+        files=files,
     )
+
+
+def file_line(name: str, size: int) -> str:
+    """A shared file as Slack lists it under a message: '📎 payments-2-4-checklist.csv (3.1 KB)'."""
+    for unit, scale in (("MB", 1024**2), ("KB", 1024)):
+        if size >= scale:
+            return f"📎 {escape(name)} [dim]({size / scale:.1f} {unit})[/dim]"
+    return f"📎 {escape(name)} [dim]({size} B)[/dim]"
 
 
 def _reaction(name: str, users: tuple[str, ...], ws: Workspace) -> str:

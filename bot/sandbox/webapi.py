@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import json
 import re
 from typing import Any
 
@@ -63,6 +64,7 @@ class WebApi(ViewsApi):
     def __init__(self, workspace: Workspace) -> None:
         super().__init__(workspace)
         self.ws = workspace
+        self.upload_base = ""  # where files.getUploadURLExternal points; the emulator sets its own URL
 
     def handles(self, method: str) -> bool:
         """True if the method is implemented."""
@@ -412,3 +414,69 @@ class WebApi(ViewsApi):
         if not self.ws.remove_reaction(channel.id, message.ts, self.ws.bot_user_id, name):
             raise ApiError("no_reaction")
         return {}
+
+    # --- files ------------------------------------------------------------------------------------------
+
+    def api_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Announce an upload of `length` bytes; the bytes go to the returned URL."""
+        filename = str(args.get("filename") or "")
+        if not filename:
+            raise ApiError("invalid_arguments", ["[ERROR] missing required field: filename"])
+        length = int_arg(args, "length", 0)
+        if length <= 0:
+            raise ApiError("missing_argument")  # Slack's answer for a missing or zero length
+        upload = self.ws.new_upload(filename, length, self.ws.bot_user_id)
+        return {"upload_url": self.upload_base + upload.id, "file_id": upload.id}
+
+    def receive_upload(self, file_id: str, content: bytes) -> tuple[int, str]:
+        """The bytes POSTed to an upload URL: (HTTP status, text body) as Slack's file edge answers."""
+        upload = self.ws.uploads.get(file_id)
+        if upload is None or upload.completed:
+            return 404, "file not found"
+        if len(content) != upload.length:
+            return 400, f"length mismatch: announced {upload.length} bytes, received {len(content)}"
+        upload.content = content
+        return 200, f"OK - {len(content)}"
+
+    def api_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Finish uploads; with `channel_id` they are shared there as one message (with `initial_comment`)."""
+        entries = _json_list(args.get("files"))
+        uploads = [self.ws.uploads.get(str(e.get("id") or "")) for e in entries]
+        ready = [u for u in uploads if u is not None and u.content is not None and not u.completed]
+        if len(ready) != len(entries):
+            raise ApiError("file_not_found")
+        channel = None
+        if args.get("channel_id"):
+            if str(args["channel_id"]) in self.ws.users:
+                # Slack wants the conversation id (D…), never a user id.
+                raise ApiError("invalid_arguments", ["[ERROR] channel_id must be a conversation id"])
+            channel = self._channel(args["channel_id"])
+            self._writable(channel)
+        thread_ts = self._thread_root(channel, args.get("thread_ts")) if channel else None
+        for upload, entry in zip(ready, entries, strict=True):
+            upload.title = str(entry.get("title") or upload.filename)
+            upload.completed = True
+        shown = [u.to_slack(self.ws.domain) for u in ready]
+        if channel is not None:
+            self.ws.post(
+                channel.id,
+                self.ws.bot_user_id,
+                str(args.get("initial_comment") or ""),
+                bot_id=self.ws.bot_id,
+                thread_ts=thread_ts,
+                files=shown,
+            )
+        return {"files": [{"id": f["id"], "title": f["title"]} for f in shown]}
+
+
+def _json_list(value: Any) -> list[dict[str, Any]]:
+    """The `files` argument: a JSON array (sent as a string in forms) of objects with an `id`."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ApiError("invalid_arguments", ["[ERROR] files must be a JSON array"]) from None
+    entries = value if isinstance(value, list) else []
+    if not entries or not all(isinstance(e, dict) and e.get("id") for e in entries):
+        raise ApiError("invalid_arguments", ["[ERROR] files must be a non-empty array of {id, title}"])
+    return entries

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import mimetypes
 import threading
 import time
 from collections.abc import Callable
@@ -176,6 +177,7 @@ class Message:
     bot_id: str | None = None
     attachments: list[dict[str, Any]] | None = None
     reply_broadcast: bool = False
+    files: list[dict[str, Any]] | None = None  # shared files, as files.completeUploadExternal posts them
 
     @property
     def is_reply(self) -> bool:
@@ -214,7 +216,44 @@ class Message:
             data["edited"] = {"user": self.user, "ts": self.edits[-1]["edited_ts"]}
         if reactions := self.reaction_list():
             data["reactions"] = reactions
+        if self.files:
+            data["files"] = copy.deepcopy(self.files)
+            data["upload"] = True
         return data
+
+
+@dataclass
+class Upload:
+    """A file: announced by files.getUploadURLExternal, its bytes POSTed, then shared (or kept private)."""
+
+    id: str
+    filename: str
+    length: int
+    user: str
+    created: int
+    content: bytes | None = None  # None until the bytes arrive at the upload URL
+    title: str = ""
+    completed: bool = False
+
+    def to_slack(self, domain: str) -> dict[str, Any]:
+        """Render as a file object, as files.completeUploadExternal and message `files` show it."""
+        extension = self.filename.rpartition(".")[2].lower() if "." in self.filename else ""
+        private = f"https://files.slack.com/files-pri/{TEAM_ID}-{self.id}/{self.filename}"
+        return {
+            "id": self.id,
+            "created": self.created,
+            "timestamp": self.created,
+            "name": self.filename,
+            "title": self.title or self.filename,
+            "mimetype": mimetypes.guess_type(self.filename)[0] or "application/octet-stream",
+            "filetype": extension or "binary",
+            "user": self.user,
+            "mode": "hosted",
+            "size": len(self.content or b""),
+            "url_private": private,
+            "url_private_download": private.replace(f"/{self.filename}", f"/download/{self.filename}"),
+            "permalink": f"https://{domain}.slack.com/files/{self.user}/{self.id}/{self.filename}",
+        }
 
 
 @dataclass
@@ -250,6 +289,7 @@ class Workspace:
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
     modal_stacks: dict[str, list[str]] = field(default_factory=dict)
     home_views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    uploads: dict[str, Upload] = field(default_factory=dict)  # by file id; keeps the bytes for tests
     clock: Callable[[], float] = field(default=time.time, repr=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     _last_micros: int = field(default=0, init=False, repr=False)
@@ -361,6 +401,19 @@ class Workspace:
             if channel_id not in self.channels:
                 self.add_channel(Channel(channel_id, user_id, {self.bot_user_id, user_id}, is_im=True))
             return channel_id
+
+    def new_upload(self, filename: str, length: int, user: str) -> Upload:
+        """Announce a file that `length` bytes will be POSTed for; F… ids count up."""
+        with self.lock:
+            upload = Upload(f"F{len(self.uploads) + 1:08d}", filename, length, user, int(self.clock()))
+            self.uploads[upload.id] = upload
+            return upload
+
+    def file_content(self, file_id: str) -> bytes | None:
+        """The bytes uploaded for a file id, or None when nothing arrived."""
+        with self.lock:
+            upload = self.uploads.get(file_id)
+            return upload.content if upload else None
 
     def ephemerals(self, channel: str | None = None, user: str | None = None) -> list[Ephemeral]:
         """Live ephemeral messages, optionally filtered by channel and recipient."""

@@ -72,8 +72,10 @@ class ServiceBase:
         """Find the release (and item) named in a command, with a clear error when it can't."""
         candidates = repo.active_releases_in_channel(session=session, channel_id=ctx.channel_id)
         if release_ref is not None and not _any_named(candidates, release_ref):
-            # Named explicitly but not active here: look across channels, including closed releases.
-            candidates = candidates + _named_elsewhere(session, release_ref, need_active)
+            # Named explicitly but not active here: look across channels, including closed releases, but
+            # only those the person could read anyway (a private channel's release stays private).
+            elsewhere = _named_elsewhere(session, release_ref, need_active)
+            candidates = candidates + [r for r in elsewhere if self._may_see(ctx, r.channel_id)]
         release = resolve_release(release_ref, candidates)
         _check_active(release, need_active)
         view = self._deps.views.load(session=session, release=release)
@@ -95,6 +97,15 @@ class ServiceBase:
         view = load_release_view(session=session, release=release)
         owners = repo.owners_of(session=session, release_id=release.id or 0).get(item_id, [])
         return Target(release, view, item, owners)
+
+    def _may_see(self, ctx: RequestContext, channel_id: str) -> bool:
+        """Whether the person can read a channel: this one, a public one, or a private one they are in."""
+        if channel_id == ctx.channel_id:
+            return True
+        channel = self._directory.channel(channel_id)
+        if channel is None:
+            return False
+        return not channel.is_private or self._directory.is_member(channel_id, ctx.user_id)
 
     # ---- who may ---------------------------------------------------------------------------------
 

@@ -254,7 +254,9 @@ class ItemService(ServiceBase):
         for owner in owners:
             if owner.kind is OwnerKind.GROUP:
                 if self._directory.usergroup_members(owner.slack_id) is None:
-                    raise NotFound(f"I couldn't find the user group {owner.mention} in this workspace.")
+                    # The id as text, not as a mention: a group that doesn't exist is no one to mention,
+                    # and a live <!subteam^…> made from whatever id was sent is what hostile input wants.
+                    raise NotFound(f"I couldn't find the user group `{owner.slack_id}` in this workspace.")
             else:
                 self.people.require_active(owner.slack_id)
 

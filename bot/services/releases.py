@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -24,15 +25,33 @@ from bot.domain.timing import (
     parse_working_days,
 )
 from bot.domain.when import WhenSpec, ensure_future, resolve_when
+from bot.services.announce_schedule import KINDS as ANNOUNCEMENT_KINDS
+from bot.services.announcements import AnnouncementService
 from bot.services.base import Deps, ServiceBase
 from bot.services.context import RequestContext
 from bot.services.results import AuditLine, Rescheduled
 from bot.services.views import load_release_view, release_view
-from storage import delivery_repo, repo
+from storage import announce_repo, delivery_repo, repo
 from storage.db import unit_of_work
-from storage.tables import ChecklistItem, Release
+from storage.tables import ChecklistItem, Release, ReleaseRole
 
 log = logging.getLogger(__name__)
+
+# Sends a reschedule must not cancel: announcement posts are keyed once per announcement and re-timed
+# instead, and a decision already made is still news.
+KEEP_ON_MOVE = (*sorted(ANNOUNCEMENT_KINDS), "decision")
+# Settings a release made `like` an earlier one takes from it.
+_COPIED = (
+    "summary_offsets",
+    "final_call_seconds",
+    "heads_up_days",
+    "overdue_daily",
+    "escalate_after_hours",
+    "announce_channel",
+    "announce_lead_seconds",
+    "auto_approve",
+    "decision_rule",
+)
 
 DEFAULT_TEMPLATE = "go-live"
 
@@ -40,20 +59,41 @@ DEFAULT_TEMPLATE = "go-live"
 class ReleaseService(ServiceBase):
     """Creating, reading, moving and cancelling releases."""
 
-    def __init__(self, deps: Deps, *, templates: TemplateLibrary) -> None:
+    def __init__(
+        self, deps: Deps, *, templates: TemplateLibrary, announcements: AnnouncementService | None = None
+    ) -> None:
         super().__init__(deps)
         self._templates = templates
+        self._announcements = announcements
 
     # ---- creating and reading -------------------------------------------------------------------
 
     def create(
-        self, ctx: RequestContext, *, name: str, when: WhenSpec, channel_id: str | None, template: str | None
+        self,
+        ctx: RequestContext,
+        *,
+        name: str,
+        when: WhenSpec,
+        channel_id: str | None,
+        template: str | None,
+        like: str | None = None,
     ) -> ReleaseView:
         """Create a release from a command: `when` is read in the issuer's time zone."""
         tz = self.people.timezone_of(ctx.user_id)
         launch_at = resolve_when(when, now=self._clock.now(), tz=tz)
+        earlier = None
+        if like is not None:
+            with unit_of_work(self._engine, write=False) as session:
+                earlier = self._resolve(session, ctx, like).release
         return self.create_at(
-            ctx, name=name, launch_at=launch_at, tz=tz, channel_id=channel_id, template=template, managers=()
+            ctx,
+            name=name,
+            launch_at=launch_at,
+            tz=tz,
+            channel_id=channel_id,
+            template=template or (earlier.template if earlier else None),
+            managers=(),
+            like=earlier,
         )
 
     def create_at(
@@ -66,8 +106,13 @@ class ReleaseService(ServiceBase):
         channel_id: str | None,
         template: str | None,
         managers: Sequence[str],
+        like: Release | None = None,
+        train_id: int | None = None,
     ) -> ReleaseView:
-        """Create a release from a checklist template; the issuer and `managers` manage it."""
+        """Create a release from a checklist template; the issuer and `managers` manage it.
+
+        `like`: an earlier release whose owners (by item), roles and settings the new one copies.
+        """
         channel = channel_id or ctx.channel_id
         self._require_postable(channel)
         checklist = self._templates.get(template or DEFAULT_TEMPLATE)
@@ -96,9 +141,19 @@ class ReleaseService(ServiceBase):
                     _item_from(spec, position, launch_at, tz, now)
                     for position, spec in enumerate(checklist.items, 1)
                 ]
+                release.train_id = train_id
+                if like is not None:
+                    copy_settings(like, release)
                 repo.add_release(session=session, release=release, managers=all_managers, items=items)
-                self._audit(session, ctx, release, None, "create", None, ReleaseState.PLANNING.value, now)
-                view = release_view(release, items, {}, all_managers)
+                detail = f"like {like.name}" if like is not None else None
+                self._audit(
+                    session, ctx, release, None, "create", None, ReleaseState.PLANNING.value, now, detail
+                )
+                if like is not None:
+                    copy_people(session, like, release, items)
+                if self._announcements is not None:
+                    self._announcements.seed(session, release, checklist.announcements, now)
+                view = load_release_view(session=session, release=release)
         except IntegrityError:
             # Another request took the name between our check and our insert.
             raise self._name_taken(name) from None
@@ -177,9 +232,19 @@ class ReleaseService(ServiceBase):
                     session.add(item)
             old_launch = fresh.launch_at
             delivery_repo.cancel_pending(
-                session=session, now=now, reason="release moved", release_id=release.id
+                session=session,
+                now=now,
+                reason="release moved",
+                release_id=release.id,
+                keep_kinds=KEEP_ON_MOVE,
             )
             fresh.launch_at = new_launch
+            if fresh.state == ReleaseState.NO_GO.value:
+                # A new date is a new decision: the NO-GO's votes are forgotten and the vote opens again.
+                fresh.state, fresh.decided_at = ReleaseState.PLANNING.value, None
+                announce_repo.clear_votes(session=session, release_id=release.id)
+            if self._announcements is not None:
+                self._announcements.rescheduled(session, fresh, old_launch, now)
             fresh.card_version += 1
             fresh.updated_at = now
             session.add(fresh)
@@ -254,6 +319,8 @@ class ReleaseService(ServiceBase):
             )
             fresh.state = ReleaseState.CANCELLED.value
             fresh.card_version += 1
+            if self._announcements is not None:
+                self._announcements.withdraw(session, fresh, now, "the release was cancelled")
             # Item replies lose their buttons: a cancelled release takes no changes.
             repo.touch_items(
                 session=session,
@@ -332,3 +399,34 @@ def _item_from(
 
 def _offset(item: ChecklistItem) -> timedelta:
     return timedelta(seconds=item.offset_seconds)
+
+
+def copy_settings(earlier: Release, release: Release) -> None:
+    """Timing, announcement handling, the decision rule and the support contact of an earlier release."""
+    for column in _COPIED:
+        setattr(release, column, getattr(earlier, column))
+    details = json.loads(earlier.details or "{}")
+    if details.get("support"):
+        # Who to ask stays the same from release to release; what ships and the downtime do not.
+        release.details = json.dumps({"support": details["support"]}, ensure_ascii=False)
+
+
+def copy_people(session: Session, earlier: Release, release: Release, items: Sequence[ChecklistItem]) -> None:
+    """Deciders, comms owners, extra managers and item owners (matched by item key) of an earlier release."""
+    roles = announce_repo.roles_by_kind(session=session, release_id=earlier.id or 0)
+    current = set(repo.roles_of(session=session, release_id=release.id or 0))
+    extra_managers = [m for m in roles["manager"] if m not in current]
+    for role, users in (
+        ("decider", roles["decider"]),
+        ("comms", roles["comms"]),
+        ("manager", extra_managers),
+    ):
+        for user in users:
+            session.add(ReleaseRole(release_id=release.id, role=role, user_id=user))
+    old_items = {i.id: i.key for i in repo.items_of(session=session, release_id=earlier.id or 0)}
+    new_items = {i.key: i.id for i in items}
+    for item_id, owners in repo.owners_of(session=session, release_id=earlier.id or 0).items():
+        target = new_items.get(old_items.get(item_id, ""))
+        if target is not None:
+            repo.add_owners(session=session, item_id=target, owners=[(o.kind, o.slack_id) for o in owners])
+    session.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.domain.model import ItemState, ItemView, Owner, ReleaseView
 from bot.domain.reminders import Reason, SendKind
@@ -135,4 +135,88 @@ class Problem:
     now: datetime
 
 
-Outgoing = Digest | Escalation | ChannelPost | MissedNotice | Problem
+@dataclass(frozen=True, slots=True)
+class AnnouncementView:
+    """One announcement as the plan, a draft and the buttons show it."""
+
+    id: int
+    release_id: int
+    kind: str
+    label: str
+    state: str
+    channel_id: str
+    post_at: datetime
+    when: str  # "48h before launch", "when offered"
+    version: int
+    edited: bool
+    approved_by: str | None
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncementPlan:
+    """A release's announcements and how they are handled."""
+
+    release: ReleaseView
+    entries: tuple[AnnouncementView, ...]
+    channel_id: str
+    lead: timedelta
+    auto_approve: bool
+    plan_approved_by: str | None
+    approvers: tuple[str, ...]  # comms owners, or the managers when there are none
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncementDraft:
+    """A draft for a comms owner (or the managers, when it was held) to approve, edit, post or skip."""
+
+    recipient: str
+    release: ReleaseView
+    announcement: AnnouncementView
+    text: str  # rendered mrkdwn, or the edited text
+    problem: str | None  # the template could not be rendered: why
+    held: bool  # its time came without approval
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncementPost:
+    """The approved text of an announcement, for its channel."""
+
+    release: ReleaseView
+    announcement: AnnouncementView
+    text: str
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class VoteLine:
+    """A decider's vote as the decision shows it."""
+
+    user_id: str
+    choice: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionPost:
+    """The go/no-go decision, with every vote, for the release channel."""
+
+    release: ReleaseView
+    outcome: str  # go | no_go
+    with_risk: bool
+    votes: tuple[VoteLine, ...]
+    rule: str
+    now: datetime
+
+
+Outgoing = (
+    Digest
+    | Escalation
+    | ChannelPost
+    | MissedNotice
+    | Problem
+    | AnnouncementDraft
+    | AnnouncementPost
+    | DecisionPost
+)

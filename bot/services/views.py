@@ -57,6 +57,9 @@ def release_view(
         managers=managers,
         items=[item_view(i, owners.get(i.id or 0, []), tuple(signoffs.get(i.id or 0, ()))) for i in items],
         created_by=release.created_by,
+        override_by=release.override_by,
+        override_reason=release.override_reason,
+        launched_at=release.launched_at,
     )
 
 

@@ -7,10 +7,11 @@ from datetime import datetime
 
 from slack_sdk import WebClient
 
-from bot.domain.model import ItemView, ReleaseView
+from bot.domain.model import ItemView, ReleaseState, ReleaseView
 from bot.slack import render
 from bot.slack.blocks import Block
 from bot.slack.item_actions import item_actions
+from bot.slack.render_announcements import launch_button
 from bot.slack.seal import Sealer
 
 # Marks the bot's own card messages so they can be recognised in channel history.
@@ -28,7 +29,7 @@ class SlackCardPublisher:
 
     def post_card(self, release: ReleaseView, now: datetime) -> str:
         """Post the card message in the release channel."""
-        text, blocks = render.card(release, now)
+        text, blocks = render.card(release, now, actions=self._card_actions(release))
         response = self._client.chat_postMessage(
             channel=release.channel_id,
             text=text,
@@ -40,8 +41,14 @@ class SlackCardPublisher:
 
     def update_card(self, release: ReleaseView, ts: str, now: datetime) -> None:
         """Edit the card in place."""
-        text, blocks = render.card(release, now)
+        text, blocks = render.card(release, now, actions=self._card_actions(release))
         self._client.chat_update(channel=release.channel_id, ts=ts, text=text, blocks=blocks)
+
+    def _card_actions(self, release: ReleaseView) -> list[dict]:
+        """A GO release's card offers the launch; the gate is checked again when it is clicked."""
+        if release.state is not ReleaseState.GO or self._sealer is None:
+            return []
+        return [launch_button(self._sealer, release.id)]
 
     def post_item(self, release: ReleaseView, item: ItemView, card_ts: str, now: datetime) -> str:
         """Post an item as a reply in the card's thread."""

@@ -59,8 +59,10 @@ def owners_text(item: ItemView) -> str:
     return ", ".join(o.mention for o in item.owners) or "_unassigned_"
 
 
-def card(release: ReleaseView, now: datetime) -> tuple[str, list[Block]]:
-    """The release card: fallback text and blocks."""
+def card(
+    release: ReleaseView, now: datetime, *, actions: list[Block] | None = None
+) -> tuple[str, list[Block]]:
+    """The release card: fallback text and blocks; `actions` (the launch button) go last."""
     name = escape_mrkdwn(release.name)
     r = assess(release.items, now)
     state = RELEASE_STATE_WORDS[release.state]
@@ -77,6 +79,13 @@ def card(release: ReleaseView, now: datetime) -> tuple[str, list[Block]]:
         blocks.append(section("⛔ *Blocked:* " + _join_items(r.blocked, reason=True)))
     if r.overdue:
         blocks.append(section("⏰ *Overdue:* " + _join_items(r.overdue, due=True)))
+    if release.override_reason:
+        blocks.append(
+            section(
+                f"⚠️ *Launched past the gate* by <@{release.override_by}>: "
+                f"“{escape_mrkdwn(clip(release.override_reason, 500))}”"
+            )
+        )
     managers = ", ".join(f"<@{m}>" for m in release.managers) or "none"
     blocks.append(context(f"Managers: {managers}", f"Channel: <#{release.channel_id}>"))
     if release.state.is_active:
@@ -86,6 +95,7 @@ def card(release: ReleaseView, now: datetime) -> tuple[str, list[Block]]:
                 "its buttons. Everything at once: `/release status`."
             )
         )
+    blocks.extend(actions or [])
     text = f"🚀 {name} — launches {when} · {r.closed} of {r.total} done · {state}"
     return text, blocks
 

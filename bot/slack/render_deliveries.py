@@ -4,18 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.domain.model import ItemView, ReleaseView
+from bot.domain.model import ItemView, ReleaseState, ReleaseView
 from bot.domain.notes import date_token
 from bot.domain.readiness import Recommendation, assess, recommendation
 from bot.domain.reminders import Reason, SendKind
 from bot.domain.text import escape_mrkdwn
-from bot.services.results import ChannelPost, Digest, Escalation, MissedNotice, Outgoing, Problem
+from bot.services.results import (
+    AnnouncementDraft,
+    AnnouncementPost,
+    ChannelPost,
+    DecisionPost,
+    Digest,
+    Escalation,
+    MissedNotice,
+    Outgoing,
+    Problem,
+)
+from bot.slack import render_announcements
 from bot.slack.blocks import Block, context, header, section, sections_from_lines
 from bot.slack.ids import ActionId
 from bot.slack.render import owners_text
 from bot.slack.seal import Sealer
 
-_REASON_WORDS = {Reason.HEADS_UP: "due", Reason.DUE: "due now", Reason.OVERDUE: "overdue since"}
+_REASON_WORDS = {Reason.HEADS_UP: "due", Reason.DUE: "due", Reason.OVERDUE: "overdue since"}
 _VERDICT = {
     Recommendation.GO: "🟢 GO",
     Recommendation.AT_RISK: "🟠 AT RISK",
@@ -39,9 +50,15 @@ def render_outgoing(message: Outgoing, sealer: Sealer | None = None) -> tuple[st
         return missed(message)
     if isinstance(message, Problem):
         return problem(message)
+    if isinstance(message, AnnouncementDraft):
+        return render_announcements.draft(message, sealer)
+    if isinstance(message, AnnouncementPost):
+        return render_announcements.post(message)
+    if isinstance(message, DecisionPost):
+        return render_announcements.decision(message)
     if message.kind is SendKind.FINAL_CALL:
         return final_call(message)
-    return summary(message)
+    return summary(message, sealer)
 
 
 def digest(d: Digest, sealer: Sealer | None = None) -> tuple[str, list[Block]]:
@@ -108,7 +125,7 @@ def escalation(e: Escalation) -> tuple[str, list[Block]]:
         *sections_from_lines(lines, budget=45),
         context(f"You get this as a manager of {name}. Reassign with `/release assign <item> @person`."),
     ]
-    return f"{len(e.items)} items overdue in {e.release.name}", blocks
+    return f"{len(e.items)} item{'s' if len(e.items) != 1 else ''} overdue in {e.release.name}", blocks
 
 
 def final_call(post: ChannelPost) -> tuple[str, list[Block]]:
@@ -124,7 +141,7 @@ def final_call(post: ChannelPost) -> tuple[str, list[Block]]:
     return f"Final call: {release.name}, {len(open_items)} items still open", blocks
 
 
-def summary(post: ChannelPost) -> tuple[str, list[Block]]:
+def summary(post: ChannelPost, sealer: Sealer | None = None) -> tuple[str, list[Block]]:
     """The readiness summary: progress, blockers, overdue, known gaps, unowned work, and a recommendation."""
     release, now = post.release, post.now
     r = assess(release.items, now)
@@ -148,6 +165,16 @@ def summary(post: ChannelPost) -> tuple[str, list[Block]]:
     if still_open:
         owners = sorted({o.mention for it in still_open for o in it.owners})
         blocks.append(context(f"Still open with owners: {', '.join(owners)[:1900]}"))
+    if release.override_reason:
+        blocks.append(
+            section(
+                f"⚠️ *Launched past the gate* by <@{release.override_by}>: "
+                f"{escape_mrkdwn(release.override_reason)}"
+            )
+        )
+    if sealer is not None and release.state is ReleaseState.PLANNING:
+        blocks.append(context("Deciders: vote below. GO WITH RISK and NO-GO ask for the reason."))
+        blocks.append(render_announcements.vote_buttons(sealer, release.id))
     return f"Readiness of {release.name}: {verdict}", blocks
 
 

@@ -13,13 +13,18 @@ from bot.domain.model import ItemState
 from bot.domain.permissions import Actor
 from bot.services.context import RequestContext
 from bot.services.results import FollowUp, ItemChange
-from bot.slack import followups, modals
+from bot.slack import announce_forms, followups, home, modals
 from bot.slack.ids import ActionId, ViewId
 from bot.slack.item_actions import item_actions
 from bot.slack.seal import Sealer
 from bot.wiring import build
 
-OURS = {"bot.slack.listeners.actions", "bot.slack.listeners.views"}
+OURS = {
+    "bot.slack.listeners.actions",
+    "bot.slack.listeners.views",
+    "bot.slack.listeners.home",
+    "bot.slack.listeners.announce",
+}
 
 
 @pytest.fixture(scope="module")
@@ -92,13 +97,47 @@ def test_rendered_ids_are_all_registered() -> None:
         followups.after_item_change(notices, sealer, change, ctx, thread_ts="1.0")
     rendered |= _action_ids(notices.blocks)
     rendered |= _action_ids(_digest_blocks(sealer))
+    rendered |= _action_ids(_home_blocks(sealer))
+    rendered |= _action_ids(_announcement_blocks(sealer))
     assert rendered == set(ActionId)  # every id is rendered somewhere, and nothing else is
 
     views = [modals.note_form(form, "m", "s") for form in modals.NOTE_FORMS]
     views += [modals.assign("m", "s")]
     views += [modals.new_release("m", channel_id="C1", templates=["go-live"], default="go-live", tz="UTC")]
+    views += [home.prefs_modal(_prefs(), "m")]
+    views += [
+        announce_forms.edit_draft("m", "upcoming release", "text"),
+        announce_forms.vote_reason("m", "NO-GO", "R"),
+        announce_forms.details("m", "R", {"downtime": "none"}),
+    ]
     assert {v["callback_id"] for v in views} == set(ViewId)
     assert not set().union(*(_action_ids(v["blocks"]) for v in views))
+
+
+def _announcement_blocks(sealer: Sealer) -> list[dict[str, Any]]:
+    """A draft DM, the plan reply and a readiness summary with the vote buttons."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.domain.model import ReleaseState, ReleaseView
+    from bot.domain.reminders import SendKind
+    from bot.services.results import AnnouncementDraft, AnnouncementPlan, AnnouncementView, ChannelPost
+    from bot.slack import render_announcements
+    from bot.slack.render_deliveries import summary
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    release = ReleaseView(
+        1, "R", "C1", now + timedelta(days=1), "UTC", ReleaseState.PLANNING, "go-live", [], [], "U1"
+    )
+    ann = AnnouncementView(
+        1, 1, "upcoming", "upcoming release", "planned", "C1", now, "48h", 1, False, None, None
+    )
+    draft = render_announcements.draft(AnnouncementDraft("U1", release, ann, "Hi", None, False, now), sealer)[
+        1
+    ]
+    plan = AnnouncementPlan(release, (ann,), "C1", timedelta(hours=24), False, None, ("U1",))
+    planned = render_announcements.plan_reply(plan, sealer)[1]
+    launch = [render_announcements.launch_button(sealer, 1)]
+    return draft + planned + launch + summary(ChannelPost(SendKind.SUMMARY, release, now), sealer)[1]
 
 
 def _digest_blocks(sealer: Sealer) -> list[dict[str, Any]]:
@@ -116,3 +155,22 @@ def _digest_blocks(sealer: Sealer) -> list[dict[str, Any]]:
         1, "R", "C1", now + timedelta(days=1), "UTC", ReleaseState.PLANNING, "go-live", [], [item], "U1"
     )
     return digest(Digest("U1", (DigestEntry(release, item, Reason.DUE),), now), sealer)[1]
+
+
+def _prefs():
+    from bot.services.prefs import PrefsView
+
+    return PrefsView("UTC", True, "09:00", "18:00", frozenset(range(5)), False)
+
+
+def _home_blocks(sealer: Sealer) -> list[dict[str, Any]]:
+    """App Home on its second page of items (so both paging buttons show)."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.domain.model import ItemView
+    from bot.services.home import HomeData, MyItem, MyItems
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    item = ItemView(1, "k", "S", "Item", "", ItemState.OPEN, now, timedelta(0), id=7)
+    mine = MyItems("U1", tuple(MyItem(1, "R", "C1", now, item) for _ in range(3 * home.ITEMS_PER_PAGE)))
+    return home.home_view(HomeData(mine, (), (), _prefs(), 1, now), sealer)["blocks"]

@@ -10,11 +10,20 @@ from bot.domain.permissions import POLICY, Action, Actor, Role, allowed, roles_o
 from bot.domain.transitions import RULES, Move, next_state
 
 V, OW, M, A = Role.VIEWER, Role.OWNER, Role.MANAGER, Role.ADMIN
+D, C = Role.DECIDER, Role.COMMS
 
 # The README's table, written out: action -> roles that may.
 EXPECTED = {
-    Action.CREATE_RELEASE: {V, OW, M, A},
-    Action.VIEW: {V, OW, M, A},
+    Action.CREATE_RELEASE: {V, OW, D, C, M, A},
+    Action.VIEW: {V, OW, D, C, M, A},
+    Action.EXPORT: {V, OW, D, C, M, A},
+    Action.VOTE: {D},
+    Action.APPROVE_ANNOUNCEMENT: {C, M, A},
+    Action.SET_ROLES: {M, A},
+    Action.LAUNCH: {M, A},
+    Action.OVERRIDE: {M, A},
+    Action.CLOSE: {M, A},
+    Action.PLAN_ANNOUNCEMENTS: {M, A},
     Action.START: {OW, M, A},
     Action.SIGN_OFF: {OW, M, A},
     Action.REOPEN: {OW, M, A},
@@ -45,6 +54,7 @@ def test_roles_come_from_managers_owners_and_admins() -> None:
     assert roles_of(Actor("UO", "T1"), **kw) == {V, OW}
     assert roles_of(Actor("UA", "T1"), **kw) == {V, A}
     assert roles_of(Actor("UX", "T1"), **kw) == {V}
+    assert roles_of(Actor("UD", "T1"), deciders=["UD"], comms=["UD"], managers=[]) == {V, D, C}
 
 
 def test_slack_connect_users_from_another_team_are_viewers_whatever_they_hold() -> None:
@@ -57,6 +67,10 @@ def test_refusals_name_who_may() -> None:
     assert who_may(Action.SIGN_OFF) == "the item's owners or the release managers or admins"
     assert who_may(Action.WAIVE) == "the release managers or admins"
     assert who_may(Action.VIEW) == "anyone"
+    assert who_may(Action.VOTE) == "the release's deciders"
+    assert (
+        who_may(Action.APPROVE_ANNOUNCEMENT) == "the release's comms owners or the release managers or admins"
+    )
 
 
 @pytest.mark.parametrize(

@@ -93,7 +93,10 @@ def test_owner_signs_off_with_a_button_and_others_are_refused(bot: BotProcess, e
     wait_until(lambda: "<@UANA00001>" in _state(emulator, 8), what="item 8 to show its owner")
 
     _click(bot, emulator, BOB, 8, ActionId.ITEM_SIGN_OFF)
-    assert _told(emulator, BOB, "Only the item's owners or the release managers")
+    wait_until(
+        lambda: _told(emulator, BOB, "Only the item's owners or the release managers"),
+        what="the reply to the click",
+    )
     assert "⬜ open" in _state(emulator, 8)
 
     _click(bot, emulator, ANA, 8, ActionId.ITEM_SIGN_OFF)
@@ -108,10 +111,10 @@ def test_owner_signs_off_with_a_button_and_others_are_refused(bot: BotProcess, e
     message = _item_message(emulator, 9)
     stale = Sealer(SIGNING_SECRET).seal({"item": 987654})
     assert bot.sender.action(ANA, CHANNEL, message.ts, ActionId.ITEM_SIGN_OFF, stale)[0] == 200
-    assert _told(emulator, ANA, "no longer exists")
+    wait_until(lambda: _told(emulator, ANA, "no longer exists"), what="the reply to the click")
     forged = "eyJpdGVtIjo5fQ.0000000000000000"
     assert bot.sender.action(ANA, CHANNEL, message.ts, ActionId.ITEM_BLOCK, forged)[0] == 200
-    assert _told(emulator, ANA, "not one I made")
+    wait_until(lambda: _told(emulator, ANA, "not one I made"), what="the reply to the click")
     assert "⬜ open" in _state(emulator, 9)
 
 
@@ -180,10 +183,10 @@ def test_manager_waives_from_the_menu_and_an_owner_may_not(bot: BotProcess, emul
     assert not body
     wait_until(lambda: "<@UANA00001>" in _state(emulator, 12), what="item 12 to show its owner")
     _choose(bot, emulator, ANA, 12, "Assign…")  # owners may not assign
-    assert _told(emulator, ANA, "Only the release managers")
+    wait_until(lambda: _told(emulator, ANA, "Only the release managers"), what="the reply to the click")
 
     _choose(bot, emulator, ANA, 12, "Waive…")
-    assert _told(emulator, ANA, "Only the release managers")
+    wait_until(lambda: _told(emulator, ANA, "Only the release managers"), what="the reply to the click")
     assert not emulator.modal_stack(ANA)
 
     _choose(bot, emulator, MAYA, 12, "Waive…")
@@ -196,7 +199,9 @@ def test_manager_waives_from_the_menu_and_an_owner_may_not(bot: BotProcess, emul
 
     bot.command(MAYA, "cancel")
     _click(bot, emulator, ANA, 12, ActionId.ITEM_SIGN_OFF)
-    assert _told(emulator, ANA, "is cancelled; it takes no changes")
+    wait_until(
+        lambda: _told(emulator, ANA, "is cancelled; it takes no changes"), what="the reply to the click"
+    )
 
 
 def test_release_new_without_arguments_opens_a_form(bot: BotProcess, emulator: SlackEmulator):

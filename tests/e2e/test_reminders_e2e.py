@@ -72,6 +72,9 @@ def test_a_digest_is_sent_once_and_its_buttons_sign_off_and_snooze(
     assert "mon, tue, wed, thu, fri, sat, sun" in reply_text(bot.command(ANA, "prefs days mon-sun"))
     assert "00:00–23:59" in reply_text(bot.command(ANA, "prefs hours 00:00-23:59"))
 
+    # The upcoming-release announcement is due at the same moment; this test is about digests alone.
+    assert "withdrawn" in reply_text(bot.command(MAYA, "announce remove upcoming"))
+    assert "withdrawn" in reply_text(bot.command(MAYA, "announce remove go-live"))
     due = (launch - timedelta(days=2)).astimezone(UTC)  # items 8 and 9 are due two days before launch
     _tick(bot, due - timedelta(minutes=1))
     out = _tick(bot, due + timedelta(minutes=1))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from slack_bolt import App
 from slack_sdk import WebClient
 
@@ -33,16 +35,20 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
     items = services.items
 
     @app.action(ActionId.ITEM_SIGN_OFF.value)
-    def sign_off(ack, body: dict, client: WebClient, context) -> None:
-        ack()
+    def sign_off(ack, body: dict, client: WebClient, context, respond) -> None:
+        ack()  # at once: the sign-off runs after Slack has its 200 (bot/slack/after_ack.py)
         origin = from_click(sealer, body, context.team_id)
-        try:
-            change = items.transition_item(origin.ctx, origin.item_id, Move.DONE)
-        except EvidenceNeeded:
-            # The same rule as `/release done`: no evidence, no sign-off; so ask for it.
-            _open(client, body, origin, ViewId.EVIDENCE)
-            return
-        tell(services, sealer, origin, change)
+
+        def work() -> None:
+            try:
+                change = items.transition_item(origin.ctx, origin.item_id, Move.DONE)
+            except EvidenceNeeded:
+                # The same rule as `/release done`: no evidence, no sign-off; so ask for it.
+                _open(client, body, origin, ViewId.EVIDENCE)
+                return
+            tell(services, sealer, origin, change)
+
+        services.after_ack.submit(work, _answer(respond))
 
     def ask(ack, body: dict, client: WebClient, context) -> None:
         ack()
@@ -55,11 +61,15 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
         app.action(action.value)(ask)
 
     @app.action(ActionId.DIGEST_SNOOZE.value)
-    def snooze(ack, body: dict, context) -> None:
+    def snooze(ack, body: dict, context, respond) -> None:
         ack()
         origin = from_click(sealer, body, context.team_id)
-        snoozed = services.prefs.snooze_item(origin.ctx, origin.item_id, origin.choice or "1d")
-        services.notices.ephemeral(origin.channel, origin.ctx.user_id, replies.snoozed(snoozed)[0])
+
+        def work() -> None:
+            snoozed = services.prefs.snooze_item(origin.ctx, origin.item_id, origin.choice or "1d")
+            services.notices.ephemeral(origin.channel, origin.ctx.user_id, replies.snoozed(snoozed)[0])
+
+        services.after_ack.submit(work, _answer(respond))
 
     @app.action(ActionId.ITEM_MORE.value)
     def more(ack, body: dict, client: WebClient, context) -> None:
@@ -103,3 +113,10 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
             else modals.note_form(form, metadata, subject)
         )
         client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def _answer(respond) -> Callable[[str, list], object]:
+    """Tell the person who clicked, through the click's response_url (ephemeral, the message untouched)."""
+    return lambda text, blocks: respond(
+        text=text, blocks=blocks, response_type="ephemeral", replace_original=False
+    )

@@ -18,7 +18,7 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
     """Attach the reaction listeners."""
 
     def on_reaction(ack, event: dict, body: dict, context) -> None:
-        ack()
+        ack()  # at once: the sign-off runs after Slack has its 200 (bot/slack/after_ack.py)
         item = event.get("item") or {}
         if item.get("type") != "message" or not event.get("user"):
             return
@@ -36,14 +36,23 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
             added=event["type"] == "reaction_added",
             event_ts=event.get("event_ts") or body.get("event_time", "0"),
         )
-        result = services.reactions.react(ctx, reaction)
-        if isinstance(result, Ignored):
-            if result.notice:
-                services.notices.ephemeral(
-                    item["channel"], event["user"], result.notice, thread_ts=item["ts"]
-                )
-            return
-        followups.after_item_change(services.notices, sealer, result, ctx, thread_ts=item["ts"])
+
+        def work() -> None:
+            result = services.reactions.react(ctx, reaction)
+            if isinstance(result, Ignored):
+                if result.notice:
+                    services.notices.ephemeral(
+                        item["channel"], event["user"], result.notice, thread_ts=item["ts"]
+                    )
+                return
+            followups.after_item_change(services.notices, sealer, result, ctx, thread_ts=item["ts"])
+
+        def answer(text: str, blocks: list) -> None:
+            services.notices.ephemeral(
+                item["channel"], event["user"], text, blocks=blocks, thread_ts=item["ts"]
+            )
+
+        services.after_ack.submit(work, answer)
 
     app.event("reaction_added")(on_reaction)
     app.event("reaction_removed")(on_reaction)
