@@ -164,7 +164,10 @@ def _check_replies(lab: Lab, servers: dict[str, Server]) -> None:
             raise RuntimeError(f"/release assign did not confirm the owner: {text[:300]}")
         for request in undo:  # put the item back as it was
             first_reply(servers[target.kind].port, request)
-    signed = _sign_offs(lab, lab.replies[0].item_id)
+    # Reactions and clicks are applied after the acknowledgement: give them a moment to land.
+    deadline = time.monotonic() + 10
+    while (signed := _sign_offs(lab, lab.replies[0].item_id)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     if signed < 2:
         raise RuntimeError(f"the check reaction and click signed off {signed} of 2 times")
     lab.settle()

@@ -219,8 +219,10 @@ class Messenger(Protocol):
 class AfterAcknowledgement(Protocol):
     """Runs listener work after Slack has its 200; failures are told to the person through `answer`."""
 
-    def submit(self, work: Callable[[], object], answer: Callable[[str, list], object]) -> None:
-        """Queue work."""
+    def submit(
+        self, work: Callable[[], object], answer: Callable[[str, list], object], *, key: object = None
+    ) -> None:
+        """Queue work; work with the same key runs in order, one at a time."""
         ...
 
     def idle(self) -> bool:

@@ -258,3 +258,10 @@ def releases_state(
         ).scalars()
     )
     return releases, items, owners, roles
+
+
+def mark_person_gone(*, session: Session, user_id: str) -> None:
+    """Record that Slack says a person left (deactivated or deleted), if we know them."""
+    session.exec(  # type: ignore[call-overload]
+        update(Person).where(col(Person.slack_id) == user_id).values(deleted=True)
+    )

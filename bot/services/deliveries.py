@@ -167,10 +167,14 @@ class DeliveryService:
             releases, items, owners, roles = rows.active_state(session=session)
             people, prefs, snoozes = rows.people_state(session=session)
         members = self._group_members(o.slack_id for o in owners if o.kind == OwnerKind.GROUP.value)
+        # People Slack told us have left get no reminders; their items still escalate to the managers.
+        gone = {p.slack_id for p in people if p.deleted}
         owners_of: dict[int, list[str]] = defaultdict(list)
         for owner in owners:
             ids = members.get(owner.slack_id, []) if owner.kind == OwnerKind.GROUP.value else [owner.slack_id]
-            owners_of[owner.item_id].extend(u for u in ids if u not in owners_of[owner.item_id])
+            owners_of[owner.item_id].extend(
+                u for u in ids if u not in owners_of[owner.item_id] and u not in gone
+            )
         launch_of = {r.id: r.launch_at for r in releases}
         managers_of: dict[int, list[str]] = defaultdict(list)
         for role in roles:
@@ -360,7 +364,7 @@ class DeliveryService:
             channel_id=posted.channel,
             message_ts=posted.ts,
             unknown_outcome=False,
-            reason=None,
+            **_reason(row, None),
         )
         report.sent += 1
         extension = self._extension_of(row.kind)
@@ -384,7 +388,13 @@ class DeliveryService:
             return
         backoff = timedelta(seconds=min(300, 15 * 2 ** (row.attempts - 1)))
         self._finish(
-            row, token, now, state=rows.PENDING, unknown_outcome=True, not_before=now + backoff, reason=error
+            row,
+            token,
+            now,
+            state=rows.PENDING,
+            unknown_outcome=True,
+            not_before=now + backoff,
+            **_reason(row, error),
         )
         report.retrying += 1
 
@@ -398,15 +408,21 @@ class DeliveryService:
             report.dead += 1
         else:
             report.cancelled += 1
-        if row.kind == PROBLEM or row.release_id is None:
-            return  # a note about a failed note would loop; digests span releases and name no managers
+        if row.kind == PROBLEM:
+            return  # a note about a failed note would loop
+        # A digest spans releases: each release whose items it carried tells its own managers.
+        release_ids = [row.release_id] if row.release_id else _releases_of(self._engine, row.item_ids)
         with unit_of_work(self._engine) as session:
-            _, _, _, roles = rows.releases_state(session=session, release_ids=[row.release_id])
+            if state == rows.CANCELLED and row.recipient[:1] in ("U", "W"):
+                # Slack says the person left: plan no more reminders for them (see _plan).
+                rows.mark_person_gone(session=session, user_id=row.recipient)
+            _, _, _, roles = rows.releases_state(session=session, release_ids=release_ids)
             notes = [
                 {
                     **_base_row(now),
-                    "key": f"{row.release_id}:{PROBLEM}:{r.user_id}:{error[:60]}",
-                    "release_id": row.release_id,
+                    # Once per release, manager, recipient and error: a person who left is news once.
+                    "key": f"{r.release_id}:{PROBLEM}:{r.user_id}:{row.recipient}:{error[:40]}",
+                    "release_id": r.release_id,
                     "kind": PROBLEM,
                     "recipient": r.user_id,
                     "reason": f"{row.kind} to {row.recipient}: {error}",
@@ -518,6 +534,20 @@ def _content(
     if row.kind == SendKind.ESCALATION and release:
         return Escalation(row.recipient, release, tuple(e.item for e in entries), now)
     return Digest(row.recipient, tuple(entries), now)
+
+
+def _reason(row: Delivery, reason: str | None) -> dict[str, Any]:
+    """The reason column to record, unless it holds the row's message itself (a problem, a missed notice)."""
+    return {} if row.kind in (PROBLEM, MISSED_NOTICE) else {"reason": reason}
+
+
+def _releases_of(engine: Engine, item_ids: str) -> list[int]:
+    """The releases of the items a digest row names."""
+    ids = [item for item, _ in _parse_items(item_ids)]
+    if not ids:
+        return []
+    with unit_of_work(engine, write=False) as session:
+        return sorted({i.release_id for i in rows.items_by_ids(session=session, ids=ids)})
 
 
 def _base_row(now: datetime) -> dict[str, Any]:

@@ -14,7 +14,8 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.exc import OperationalError
@@ -35,13 +36,23 @@ class AfterAck:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="after-ack")
         self._sleep = sleep
         self._pending = 0
+        self._queues: dict[Hashable, deque[tuple[Callable[[], object], Answer]]] = {}
         self._lock = threading.Lock()
 
-    def submit(self, work: Callable[[], object], answer: Answer) -> None:
-        """Run `work` soon; its UserErrors and failures are told to the person through `answer`."""
+    def submit(self, work: Callable[[], object], answer: Answer, *, key: Hashable | None = None) -> None:
+        """Run `work` soon; its UserErrors and failures are told to the person through `answer`.
+
+        Work with the same `key` (the message acted on) runs one at a time in the order it came, so a ✅
+        and its removal, or a click and a reaction on the same item reply, are applied in order.
+        """
         with self._lock:
             self._pending += 1
-        self._pool.submit(self._run, work, answer)
+            if key is not None:
+                if key in self._queues:
+                    self._queues[key].append((work, answer))
+                    return
+                self._queues[key] = deque()
+        self._pool.submit(self._drain, key, work, answer)
 
     def idle(self) -> bool:
         """Nothing queued or running."""
@@ -51,6 +62,18 @@ class AfterAck:
     def close(self) -> None:
         """Finish what was accepted (it was acknowledged to Slack), then stop."""
         self._pool.shutdown(wait=True)
+
+    def _drain(self, key: Hashable | None, work: Callable[[], object], answer: Answer) -> None:
+        while True:
+            self._run(work, answer)
+            if key is None:
+                return
+            with self._lock:
+                queue = self._queues[key]
+                if not queue:
+                    del self._queues[key]
+                    return
+                work, answer = queue.popleft()
 
     def _run(self, work: Callable[[], object], answer: Answer) -> None:
         try:

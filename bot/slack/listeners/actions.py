@@ -48,7 +48,7 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
                 return
             tell(services, sealer, origin, change)
 
-        services.after_ack.submit(work, _answer(respond))
+        services.after_ack.submit(work, _answer(respond), key=_message_of(body))
 
     def ask(ack, body: dict, client: WebClient, context) -> None:
         ack()
@@ -69,7 +69,7 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
             snoozed = services.prefs.snooze_item(origin.ctx, origin.item_id, origin.choice or "1d")
             services.notices.ephemeral(origin.channel, origin.ctx.user_id, replies.snoozed(snoozed)[0])
 
-        services.after_ack.submit(work, _answer(respond))
+        services.after_ack.submit(work, _answer(respond), key=_message_of(body))
 
     @app.action(ActionId.ITEM_MORE.value)
     def more(ack, body: dict, client: WebClient, context) -> None:
@@ -120,3 +120,11 @@ def _answer(respond) -> Callable[[str, list], object]:
     return lambda text, blocks: respond(
         text=text, blocks=blocks, response_type="ephemeral", replace_original=False
     )
+
+
+def _message_of(body: dict) -> tuple[str, str] | None:
+    """The message a click was made on: clicks and reactions on one message are applied in order."""
+    container = body.get("container") or {}
+    if container.get("channel_id") and container.get("message_ts"):
+        return (container["channel_id"], container["message_ts"])
+    return None

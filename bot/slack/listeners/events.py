@@ -52,7 +52,7 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
                 item["channel"], event["user"], text, blocks=blocks, thread_ts=item["ts"]
             )
 
-        services.after_ack.submit(work, answer)
+        services.after_ack.submit(work, answer, key=(item["channel"], item["ts"]))
 
     app.event("reaction_added")(on_reaction)
     app.event("reaction_removed")(on_reaction)
