@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import ack_latency, memory, sql_count, startup, tick
+from bench import ack_latency, card_burst, memory, sql_count, startup, tick
 from bench.common import FULL, SMOKE, Result, Sizes
 from bench.report import notes, summary, table, write_json
 from bench.servers import Lab
@@ -21,7 +21,7 @@ LAB_FIGURES: dict[str, LabFigure] = {
     ack_latency.GROUP: ack_latency.run,
 }
 # The tick figures run last: they build large databases in this process, which nothing before should feel.
-FIGURES = [sql_count.GROUP, *LAB_FIGURES, tick.GROUP]
+FIGURES = [sql_count.GROUP, *LAB_FIGURES, card_burst.GROUP, tick.GROUP]
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 
 
@@ -44,6 +44,8 @@ def run(names: list[str], sizes: Sizes) -> list[Result]:
         with Lab() as lab:
             for name in wanted:
                 results += _timed(name, lambda figure=LAB_FIGURES[name]: figure(lab, sizes))
+    if card_burst.GROUP in names:
+        results += _timed(card_burst.GROUP, lambda: card_burst.run(sizes))
     if tick.GROUP in names:
         results += _timed(tick.GROUP, lambda: tick.run(sizes))
     return results

@@ -41,6 +41,7 @@ class Sizes:
     tick_digest_people: int  # people with a heads-up or overdue rung at the same 09:00
     tick_dms: int  # DMs to distinct people in the throughput figure
     tick_channel_posts: int  # summaries in one channel, at the real pace
+    burst: int  # sign-offs in one burst on one release (card coalescing)
 
 
 FULL = Sizes(
@@ -63,6 +64,7 @@ FULL = Sizes(
     tick_digest_people=200,
     tick_dms=300,
     tick_channel_posts=6,
+    burst=15,
 )
 SMOKE = Sizes(
     sql_items=(18, 60),
@@ -84,6 +86,7 @@ SMOKE = Sizes(
     tick_digest_people=12,
     tick_dms=20,
     tick_channel_posts=3,
+    burst=6,
 )
 
 

@@ -170,7 +170,8 @@ class SlackSender:
         user = self._user(user_id)
         fields = [
             ("token", VERIFICATION_TOKEN),
-            ("team_id", self.ws.team_id),
+            # A Slack Connect member's command carries their own organisation's team.
+            ("team_id", user.team_id),
             ("team_domain", self.ws.domain),
             ("channel_id", channel_id),
             ("channel_name", self._channel_name(channel_id)),

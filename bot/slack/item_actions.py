@@ -97,6 +97,16 @@ class Origin:
         return {"item": self.item_id, "channel": self.channel, "thread": self.thread_ts}
 
 
+def installed_team(context: Any) -> str | None:
+    """The workspace the app is installed in (auth.test), which Slack Connect guests do not belong to.
+
+    The request's own team id will not do: a slash command from another organisation's member carries
+    their team, so comparing the actor's team with it would never tell a guest apart.
+    """
+    result = getattr(context, "authorize_result", None)
+    return getattr(result, "team_id", None) or getattr(context, "team_id", None)
+
+
 def request_context(
     body: dict[str, Any], team_id: str | None, channel: str, source: AuditSource
 ) -> RequestContext:

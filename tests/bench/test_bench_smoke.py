@@ -40,6 +40,7 @@ EXPECTED = {
     "tick.dms_per_people",
     "tick.throughput.channel",
     "tick.throughput.dms",
+    "cards.updates_per_burst",
 }
 ROW_KEYS = {
     "group",

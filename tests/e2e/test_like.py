@@ -116,3 +116,20 @@ def test_a_private_channels_release_is_not_shown_to_outsiders_by_name(tmp_path, 
         assert "Code Review" not in outsider
         member = json.dumps(box.command(MAYA, RELEASES, 'status "Project Falcon"').body, ensure_ascii=False)
         assert "Code Review" in member
+
+
+def test_a_slack_connect_guest_is_a_viewer_even_of_a_release_they_created(tmp_path, monkeypatch) -> None:
+    from bot.sandbox.workspace import User, Workspace, tz_fields
+
+    monkeypatch.chdir(tmp_path)
+    workspace = Workspace.seeded()
+    guest = User("UEXT00001", "eve", "Eve External", "UTC", *tz_fields("UTC"), team_id="TPARTNER1")
+    workspace.add_user(guest)
+    workspace.channels[RELEASES].members.add(guest.id)
+    with LocalSandbox(load_settings(_env_file=None), workspace=workspace) as box:
+        launch = launch_at(box)
+        ok(box.command(guest.id, RELEASES, f'new "Partner 1.0" {launch:%Y-%m-%d} 14:00'))  # anyone may
+        refused = json.dumps(box.command(guest.id, RELEASES, "assign 1 @ana").body, ensure_ascii=False)
+        assert "⚠️" in refused and "Only the release managers" in refused
+        status = json.dumps(box.command(guest.id, RELEASES, "status").body, ensure_ascii=False)
+        assert "Partner 1.0" in status  # viewers may look

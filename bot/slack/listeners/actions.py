@@ -14,7 +14,7 @@ from bot.services.items import EvidenceNeeded
 from bot.services.registry import Services
 from bot.slack import modals, replies
 from bot.slack.ids import ActionId, ViewId
-from bot.slack.item_actions import More, Origin, from_click, tell
+from bot.slack.item_actions import More, Origin, from_click, installed_team, tell
 from bot.slack.seal import Sealer
 
 _FORM_OF_BUTTON = {
@@ -37,7 +37,7 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
     @app.action(ActionId.ITEM_SIGN_OFF.value)
     def sign_off(ack, body: dict, client: WebClient, context, respond) -> None:
         ack()  # at once: the sign-off runs after Slack has its 200 (bot/slack/after_ack.py)
-        origin = from_click(sealer, body, context.team_id)
+        origin = from_click(sealer, body, installed_team(context))
 
         def work() -> None:
             try:
@@ -52,7 +52,7 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
 
     def ask(ack, body: dict, client: WebClient, context) -> None:
         ack()
-        origin = from_click(sealer, body, context.team_id)
+        origin = from_click(sealer, body, installed_team(context))
         form = _FORM_OF_BUTTON[ActionId(body["actions"][0]["action_id"])]
         if _may(origin, form):
             _open(client, body, origin, form)
@@ -63,7 +63,7 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
     @app.action(ActionId.DIGEST_SNOOZE.value)
     def snooze(ack, body: dict, context, respond) -> None:
         ack()
-        origin = from_click(sealer, body, context.team_id)
+        origin = from_click(sealer, body, installed_team(context))
 
         def work() -> None:
             snoozed = services.prefs.snooze_item(origin.ctx, origin.item_id, origin.choice or "1d")
@@ -74,7 +74,7 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
     @app.action(ActionId.ITEM_MORE.value)
     def more(ack, body: dict, client: WebClient, context) -> None:
         ack()
-        origin = from_click(sealer, body, context.team_id)
+        origin = from_click(sealer, body, installed_team(context))
         if move := _MOVE_OF_CHOICE.get(origin.choice or ""):
             tell(services, sealer, origin, items.transition_item(origin.ctx, origin.item_id, move))
             return

@@ -15,7 +15,7 @@ from bot.services.context import RequestContext
 from bot.services.registry import Services
 from bot.slack import announce_forms, modals, render_announcements
 from bot.slack.ids import ActionId, ViewId
-from bot.slack.item_actions import request_context, unseal_form
+from bot.slack.item_actions import installed_team, request_context, unseal_form
 from bot.slack.listeners.views import answer, on_field
 from bot.slack.render_deliveries import render_outgoing
 from bot.slack.seal import Sealer
@@ -34,7 +34,7 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
 
     def decide(ack, body: dict, respond, context) -> None:
         ack()  # at once; the decision runs after Slack has its 200 (bot/slack/after_ack.py)
-        ctx, data = _click(sealer, body, context.team_id)
+        ctx, data = _click(sealer, body, installed_team(context))
         what = _DECIDE[ActionId(body["actions"][0]["action_id"])]
 
         def work() -> None:
@@ -50,7 +50,7 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
     @app.action(ActionId.ANNOUNCE_EDIT.value)
     def edit(ack, body: dict, client: WebClient, context) -> None:
         ack()
-        ctx, data = _click(sealer, body, context.team_id)
+        ctx, data = _click(sealer, body, installed_team(context))
         view, text = announcements.draft_text(ctx, _int(data, "a"), _int(data, "v"))
         container = body.get("container") or {}
         metadata = sealer.seal(
@@ -64,7 +64,9 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
     def submit_edit(ack, body: dict, view: dict, client: WebClient, context) -> None:
         def work():
             data = unseal_form(sealer, view)
-            ctx = request_context(body, context.team_id, str(data.get("channel") or ""), AuditSource.MODAL)
+            ctx = request_context(
+                body, installed_team(context), str(data.get("channel") or ""), AuditSource.MODAL
+            )
             text = modals.text(view, announce_forms.EDIT_BLOCK)
             return data, announcements.edit(ctx, _int(data, "a"), _int(data, "v"), text)
 
@@ -78,7 +80,7 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
     @app.action(ActionId.ANNOUNCE_PLAN_APPROVE.value)
     def approve_plan(ack, body: dict, respond, context) -> None:
         ack()
-        ctx, data = _click(sealer, body, context.team_id)
+        ctx, data = _click(sealer, body, installed_team(context))
         plan = announcements.approve_plan(ctx, None, release_id=_int(data, "r"))
         text, blocks = render_announcements.plan_reply(plan, sealer)
         respond(text=text, blocks=blocks, replace_original=True)
@@ -86,7 +88,7 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
     @app.action(ActionId.RELEASE_LAUNCH.value)
     def launch(ack, body: dict, respond, context) -> None:
         ack()
-        ctx, data = _click(sealer, body, context.team_id)
+        ctx, data = _click(sealer, body, installed_team(context))
 
         def work() -> None:
             result = decisions.launch(ctx, None, None, release_id=_int(data, "r"))
@@ -98,7 +100,7 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
     @app.action(ActionId.VOTE_GO.value)
     def vote_go(ack, body: dict, respond, context) -> None:
         ack()
-        ctx, data = _click(sealer, body, context.team_id)
+        ctx, data = _click(sealer, body, installed_team(context))
 
         def work() -> None:
             result = decisions.vote(ctx, None, "go", None, release_id=_int(data, "r"))
@@ -109,7 +111,7 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
 
     def vote_why(ack, body: dict, client: WebClient, context) -> None:
         ack()
-        ctx, data = _click(sealer, body, context.team_id)
+        ctx, data = _click(sealer, body, installed_team(context))
         action = ActionId(body["actions"][0]["action_id"])
         choice = render_announcements.choice_of(action.value)
         # Refuse before the form is filled in (not a decider, already decided), as the vote itself would.
@@ -125,7 +127,9 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
     def submit_vote(ack, body: dict, view: dict, context) -> None:
         def work():
             data = unseal_form(sealer, view)
-            ctx = request_context(body, context.team_id, str(data.get("channel") or ""), AuditSource.MODAL)
+            ctx = request_context(
+                body, installed_team(context), str(data.get("channel") or ""), AuditSource.MODAL
+            )
             reason = clean_note(modals.text(view, announce_forms.REASON_BLOCK), field="reason")
             return ctx, decisions.vote(ctx, None, str(data.get("c")), reason, release_id=_int(data, "r"))
 
@@ -138,7 +142,9 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
     def submit_details(ack, body: dict, view: dict, context) -> None:
         def work():
             data = unseal_form(sealer, view)
-            ctx = request_context(body, context.team_id, str(data.get("channel") or ""), AuditSource.MODAL)
+            ctx = request_context(
+                body, installed_team(context), str(data.get("channel") or ""), AuditSource.MODAL
+            )
             values: dict[str, str] = {}
             for name in FIELDS:
                 with on_field(name):

@@ -15,6 +15,7 @@ from bot.services.registry import Services
 from bot.services.results import ChannelPost
 from bot.slack import announce_forms, ids, render, render_announcements, render_trains, replies
 from bot.slack import home as home_render
+from bot.slack.item_actions import installed_team
 from bot.slack.listeners.views import new_release_form
 from bot.slack.render_deliveries import render_outgoing
 from bot.slack.replies import Reply
@@ -47,7 +48,7 @@ def register(app, services: Services, sealer: Sealer) -> None:
             actor=Actor(command["user_id"], command.get("team_id")),
             channel_id=command["channel_id"],
             source=AuditSource.COMMAND,
-            home_team=context.team_id,
+            home_team=installed_team(context),
         )
         parsed = parse_command(command.get("text") or "")
         if isinstance(parsed, c.Details):

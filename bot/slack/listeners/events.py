@@ -11,6 +11,7 @@ from bot.services.reactions import ReactionEvent
 from bot.services.registry import Services
 from bot.services.results import Ignored
 from bot.slack import followups
+from bot.slack.item_actions import installed_team
 from bot.slack.seal import Sealer
 
 
@@ -27,7 +28,7 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
             channel_id=item["channel"],
             source=AuditSource.REACTION,
             event_id=body.get("event_id"),
-            home_team=context.team_id,
+            home_team=installed_team(context),
         )
         reaction = ReactionEvent(
             channel_id=item["channel"],

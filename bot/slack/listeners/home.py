@@ -18,7 +18,7 @@ from bot.services.prefs import PrefsView
 from bot.services.registry import Services
 from bot.slack import home, modals, replies
 from bot.slack.ids import ActionId, ViewId
-from bot.slack.item_actions import Origin, from_click, request_context, unseal_form
+from bot.slack.item_actions import Origin, from_click, installed_team, request_context, unseal_form
 from bot.slack.listeners.views import answer, on_field
 from bot.slack.seal import Sealer
 
@@ -53,14 +53,16 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
     @app.action(ActionId.ITEM_SIGN_OFF.value, matchers=[from_home])
     def sign_off(ack, body: dict, client: WebClient, context) -> None:
         ack()
-        _told_on_home(client, body, lambda: _sign_off(services, sealer, client, body, context.team_id))
+        _told_on_home(
+            client, body, lambda: _sign_off(services, sealer, client, body, installed_team(context))
+        )
         services.home.refresh(body["user"]["id"])
 
     @app.action(ActionId.PREFS_OPEN.value)
     def open_prefs(ack, body: dict, client: WebClient, context) -> None:
         ack()
         channel = (body.get("container") or {}).get("channel_id") or ""
-        ctx = request_context(body, context.team_id, channel, AuditSource.BUTTON)
+        ctx = request_context(body, installed_team(context), channel, AuditSource.BUTTON)
         metadata = sealer.seal({"channel": channel})
         view = home.prefs_modal(services.prefs.show(ctx), metadata)
         client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -121,7 +123,7 @@ def _save_prefs(services: Services, sealer: Sealer, body: dict, context) -> tupl
     """Check every field as `/release prefs` would, then save them all at once."""
     view = body["view"]
     channel = str(unseal_form(sealer, view).get("channel") or "")
-    ctx = request_context(body, context.team_id, channel, AuditSource.MODAL)
+    ctx = request_context(body, installed_team(context), channel, AuditSource.MODAL)
     start, end, days, tz, muted = home.PREFS_BLOCKS
     with on_field(end):
         begin, finish = (modals.value(view, b).get("selected_time") or "" for b in (start, end))

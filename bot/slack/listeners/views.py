@@ -19,7 +19,7 @@ from bot.services.releases import DEFAULT_TEMPLATE
 from bot.slack import modals, replies
 from bot.slack.blocks import Block
 from bot.slack.ids import ViewId
-from bot.slack.item_actions import from_form, request_context, tell, unseal_form
+from bot.slack.item_actions import from_form, installed_team, request_context, tell, unseal_form
 from bot.slack.seal import Sealer
 
 T = TypeVar("T")
@@ -65,7 +65,7 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
         form = modals.NOTE_FORMS[ViewId(view["callback_id"])]
 
         def work():
-            origin = from_form(sealer, body, context.team_id)
+            origin = from_form(sealer, body, installed_team(context))
             note = modals.text(view, form.block)
             note = clean_note(note, field=form.block) if note.strip() or not form.optional else None
             return origin, services.items.transition_item(origin.ctx, origin.item_id, form.move, note)
@@ -79,7 +79,7 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
     @app.view(ViewId.ASSIGN.value)
     def submit_assign(ack, body: dict, view: dict, context) -> None:
         def work():
-            origin = from_form(sealer, body, context.team_id)
+            origin = from_form(sealer, body, installed_team(context))
             people = modals.value(view, modals.ASSIGN_BLOCK).get("selected_users") or []
             if not people:
                 raise InvalidInput("Pick at least one person.")
@@ -95,7 +95,9 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
 
     @app.view(ViewId.NEW_RELEASE.value)
     def submit_new_release(ack, body: dict, view: dict, context) -> None:
-        if done := answer(ack, "name", lambda: _create(services, sealer, body, view, context.team_id)):
+        if done := answer(
+            ack, "name", lambda: _create(services, sealer, body, view, installed_team(context))
+        ):
             channel, release = done
             text, blocks = replies.created(release)
             services.notices.ephemeral(channel, body["user"]["id"], text, blocks=blocks)
