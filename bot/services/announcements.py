@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.domain import permissions
 from bot.domain.announcements import (
     DEFAULT_PLAN,
     FIELDS,
@@ -276,7 +275,7 @@ class AnnouncementService(AnnouncementSchedule, ServiceBase):
     ) -> tuple[AnnouncementView, str]:
         """The text to edit: the edited one, or the template's rendering."""
         target, ann, roles = self._draft_target(announcement_id)
-        self._require_full(ctx, target, Action.APPROVE_ANNOUNCEMENT, "edit announcements", roles)
+        self._require_roles(ctx, target, Action.APPROVE_ANNOUNCEMENT, "edit announcements", roles)
         _check_current(ann, version)
         text, _problem = self._text(target.release, target.view, ann)
         return self._view(ann, target.release), text
@@ -284,7 +283,7 @@ class AnnouncementService(AnnouncementSchedule, ServiceBase):
     def edit(self, ctx: RequestContext, announcement_id: int, version: int, text: str) -> AnnouncementDraft:
         """Keep a person's own text for a draft; it still needs approval."""
         target, ann, roles = self._draft_target(announcement_id)
-        self._require_full(ctx, target, Action.APPROVE_ANNOUNCEMENT, "edit announcements", roles)
+        self._require_roles(ctx, target, Action.APPROVE_ANNOUNCEMENT, "edit announcements", roles)
         cleaned = self._clean_edit(ann, text)
         now = self._clock.now()
         with unit_of_work(self._engine) as session:
@@ -387,7 +386,7 @@ class AnnouncementService(AnnouncementSchedule, ServiceBase):
 
     def _decide(self, ctx: RequestContext, announcement_id: int, version: int, what: str) -> AnnouncementView:
         target, _ann, roles = self._draft_target(announcement_id)
-        self._require_full(ctx, target, Action.APPROVE_ANNOUNCEMENT, f"{what} announcements", roles)
+        self._require_roles(ctx, target, Action.APPROVE_ANNOUNCEMENT, f"{what} announcements", roles)
         now = self._clock.now()
         with unit_of_work(self._engine) as session:
             fresh = announce_repo.get_announcement(
@@ -456,7 +455,7 @@ class AnnouncementService(AnnouncementSchedule, ServiceBase):
             else:
                 target = self._resolve(session, ctx, release_ref)
             roles = announce_repo.roles_by_kind(session=session, release_id=target.release.id or 0)
-        self._require_full(ctx, target, action, verb, roles)
+        self._require_roles(ctx, target, action, verb, roles)
         return target, roles
 
     def _set(
@@ -562,21 +561,6 @@ class AnnouncementService(AnnouncementSchedule, ServiceBase):
             approved_by=ann.approved_by,
             note=ann.note,
         )
-
-    def _require_full(
-        self, ctx: RequestContext, target: Target, action: Action, verb: str, roles: dict[str, list[str]]
-    ) -> None:
-        """Permission with every role of the release (deciders and comms owners too)."""
-        held = permissions.roles_of(
-            ctx.actor,
-            managers=roles["manager"],
-            admins=self._deps.admins,
-            home_team=ctx.home_team,
-            deciders=roles["decider"],
-            comms=roles["comms"],
-        )
-        if not permissions.allowed(action, held):
-            self._deny(ctx, target, action, verb)
 
     def _require_postable(self, channel_id: str) -> None:
         channel = self._directory.channel(channel_id)

@@ -133,6 +133,22 @@ class ServiceBase:
             self._deny(ctx, target, action, verb)
         return roles
 
+    def _require_roles(
+        self, ctx: RequestContext, target: Target, action: Action, verb: str, roles: dict[str, list[str]]
+    ) -> None:
+        """Permission with every role of the release (`storage.announce_repo.roles_by_kind`): deciders and
+        comms owners count too, as actions such as voting and approving announcements need."""
+        held = permissions.roles_of(
+            ctx.actor,
+            managers=roles["manager"],
+            admins=self._deps.admins,
+            home_team=ctx.home_team,
+            deciders=roles["decider"],
+            comms=roles["comms"],
+        )
+        if not permissions.allowed(action, held):
+            self._deny(ctx, target, action, verb)
+
     def _deny(self, ctx: RequestContext, target: Target, action: Action, verb: str) -> None:
         """Record the refusal (once per Slack event), then say who may do it instead."""
         now = self._clock.now()

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from bot.domain import permissions
 from bot.domain.announcements import AnnouncementKind
 from bot.domain.decision import (
     Choice,
@@ -95,7 +94,7 @@ class DecisionService(ServiceBase):
         if not users:
             named = roles[role]
             return RolesResult(target.view, role, tuple(named or roles["manager"]), not named, False)
-        self._require_with(ctx, target, Action.SET_ROLES, f"choose {_ROLE_WORDS[role]}", roles)
+        self._require_roles(ctx, target, Action.SET_ROLES, f"choose {_ROLE_WORDS[role]}", roles)
         for user in users:
             self.people.require_active(user)
         if role == "decider":
@@ -122,7 +121,7 @@ class DecisionService(ServiceBase):
         """Choose how the vote decides (unanimous, or a quorum); returns the rule in words."""
         rule = parse_rule(text)
         target, roles = self._target(ctx, release_ref, None)
-        self._require_with(ctx, target, Action.CONFIGURE, "configure", roles)
+        self._require_roles(ctx, target, Action.CONFIGURE, "configure", roles)
         validate_rule(rule, roles["decider"] or roles["manager"])
         now = self._clock.now()
         with unit_of_work(self._engine) as session:
@@ -153,7 +152,7 @@ class DecisionService(ServiceBase):
         target, roles = self._target(ctx, release_ref, release_id)
         deciders = roles["decider"] or roles["manager"]
         self._check_open(target.release)
-        self._require_with(ctx, target, Action.VOTE, "vote", {**roles, "decider": deciders})
+        self._require_roles(ctx, target, Action.VOTE, "vote", {**roles, "decider": deciders})
         cleaned = check_vote(picked, reason)
         now = self._clock.now()
         with unit_of_work(self._engine) as session:
@@ -188,7 +187,7 @@ class DecisionService(ServiceBase):
         """Refuse now what the vote would refuse (not a decider, already decided), before a form is filled."""
         target, roles = self._target(ctx, None, release_id)
         self._check_open(target.release)
-        self._require_with(
+        self._require_roles(
             ctx, target, Action.VOTE, "vote", {**roles, "decider": roles["decider"] or roles["manager"]}
         )
         return target.release
@@ -270,7 +269,7 @@ class DecisionService(ServiceBase):
     ) -> Launched:
         """Launch when GO with nothing open; a manager may launch past the gate, with a reason."""
         target, roles = self._target(ctx, release_ref, release_id)
-        self._require_with(ctx, target, Action.OVERRIDE if override else Action.LAUNCH, "launch", roles)
+        self._require_roles(ctx, target, Action.OVERRIDE if override else Action.LAUNCH, "launch", roles)
         release = target.release
         if not ReleaseState(release.state).is_active:
             raise Conflict(
@@ -325,7 +324,7 @@ class DecisionService(ServiceBase):
         with unit_of_work(self._engine, write=False) as session:
             target = self._resolve_launched(session, ctx, release_ref)
             roles = announce_repo.roles_by_kind(session=session, release_id=target.release.id or 0)
-        self._require_with(ctx, target, Action.CLOSE, "roll back or complete", roles)
+        self._require_roles(ctx, target, Action.CLOSE, "roll back or complete", roles)
         now = self._clock.now()
         with unit_of_work(self._engine) as session:
             fresh = self._locked(session, target.release)
@@ -417,20 +416,6 @@ class DecisionService(ServiceBase):
             names = ", ".join(escape_mrkdwn(r.name) for r in launched)
             raise InvalidInput(f"Several releases here are launched ({names}); name the one you mean.")
         return Target(launched[0], self._deps.views.load(session=session, release=launched[0]))
-
-    def _require_with(
-        self, ctx: RequestContext, target: Target, action: Action, verb: str, roles: dict[str, list[str]]
-    ) -> None:
-        held = permissions.roles_of(
-            ctx.actor,
-            managers=roles["manager"],
-            admins=self._deps.admins,
-            home_team=ctx.home_team,
-            deciders=roles["decider"],
-            comms=roles["comms"],
-        )
-        if not permissions.allowed(action, held):
-            self._deny(ctx, target, action, verb)
 
     def _locked(self, session: Session, release: Release, *, active: bool = False) -> Release:
         fresh = repo.get_release(session=session, release_id=release.id or 0, for_update=True)
