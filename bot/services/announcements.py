@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 
 PLAN_ITEM = "announcement_plan"  # completed when a manager approves the plan
 _PENDING = tuple(s.value for s in AnnouncementState if s.is_pending)
+_LABELLED_LINK = re.compile(r"<((?:https?|mailto):[^|<>]+)\|([^<>]*)>", re.IGNORECASE)
+_URLISH = re.compile(r"\s*(?:https?://|www\.|mailto:)|\s*[\w-]+(?:\.[\w-]+)+(?:/|$)", re.IGNORECASE)
 _BROADCAST = re.compile(r"<!(here|channel|everyone)(?:\|[^<>]*)?>|<!subteam\^", re.IGNORECASE)
 _STALE = "This draft was replaced or withdrawn meanwhile; nothing changed. Use the latest one."
 
@@ -380,6 +382,14 @@ class AnnouncementService(AnnouncementSchedule, ServiceBase):
                     f"This announcement may not use {mention}: its template does not allow it. "
                     "Remove it, or ask an admin to allow it in the template."
                 )
+        for match in _LABELLED_LINK.finditer(cleaned):
+            target, label = match.group(1), match.group(2).strip()
+            if _URLISH.match(label) and _address(label) != _address(target):
+                # Readers trust the address they see: one that differs from where the link goes hides it.
+                raise InvalidInput(
+                    "A link's text may not be a different web address than the link itself "
+                    f"({escape_mrkdwn(label[:60])} points elsewhere). Show the real address, or use words."
+                )
         return cleaned
 
     # ---- internals: decisions on drafts ----------------------------------------------------------------
@@ -625,6 +635,11 @@ def _time(ann: Announcement, planned: datetime, now: datetime) -> None:
         ann.post_at, ann.note = now, ON_APPROVAL
     else:
         ann.post_at, ann.note = planned, None
+
+
+def _address(link: str) -> str:
+    """A web address as people read it: no scheme, no www., no trailing slash, any case."""
+    return re.sub(r"^(?:https?://|mailto:)?(?:www\.)?", "", link.strip().casefold()).rstrip("/")
 
 
 def _check_current(ann: Announcement, version: int) -> None:

@@ -241,6 +241,12 @@ def test_editing_a_draft_keeps_the_text_and_refuses_what_slack_or_the_template_w
     pinging = sandbox.submit(ANA, {"announcement_text": {"announcement_text": "<!channel> we ship Friday"}})
     assert pinging.body["response_action"] == "errors"
     assert "@channel" in json.dumps(pinging.body)
+    disguised = sandbox.submit(
+        ANA,
+        {"announcement_text": {"announcement_text": "Notes: <https://evil.example|https://docs.example>"}},
+    )
+    assert disguised.body["response_action"] == "errors"
+    assert "different web address" in json.dumps(disguised.body)
     assert announcements(sandbox)["upcoming"].text is None  # refused edits change nothing
 
     sandbox.submit(ANA, {"announcement_text": {"announcement_text": "We ship *Payments 2.4* on Friday."}})
