@@ -470,11 +470,13 @@ class LocalSandbox:
         return False
 
     def _workers_idle(self) -> bool:
-        """The card and App Home workers and the after-acknowledgement pool have nothing pending."""
+        """The card and App Home workers, the after-acknowledgement pool and a kicked pass are done."""
         home = self.runtime.home_worker
         after_ack = getattr(self.runtime.services, "after_ack", None)
+        deliveries = getattr(self.runtime.services, "deliveries", None)
         return (
             self.runtime.worker.idle()
             and (home is None or home.idle())
             and (after_ack is None or after_ack.idle())
+            and (deliveries is None or not deliveries.kicking())
         )

@@ -276,6 +276,19 @@ def _row(
     }
 
 
+def shown_row(
+    release: Release, ann: Announcement, kind: str, recipient: str, now: datetime, shown_in: tuple[str, str]
+) -> dict[str, Any]:
+    """A draft row recorded as already sent: the person's DM was updated in place to show this version."""
+    channel, ts = shown_in
+    return {
+        **_row(release, ann, kind, recipient, now, f".{ann.version}"),
+        "state": delivery_repo.SENT,
+        "channel_id": channel,
+        "message_ts": ts,
+    }
+
+
 def _announcement_id(key: str) -> int:
     return int(key.rsplit(":", 1)[1].split(".")[0])
 

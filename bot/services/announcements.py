@@ -32,10 +32,13 @@ from bot.domain.notes import date_token, state_change_note
 from bot.domain.permissions import Action
 from bot.domain.text import clean_note, escape_mrkdwn
 from bot.services.announce_schedule import (
+    DRAFT,
+    HELD,
     ON_APPROVAL,
     AnnouncementSchedule,
     channel_of,
     lead_of,
+    shown_row,
 )
 from bot.services.base import Deps, ServiceBase, Target
 from bot.services.context import RequestContext
@@ -282,8 +285,21 @@ class AnnouncementService(AnnouncementSchedule, ServiceBase):
         text, _problem = self._text(target.release, target.view, ann)
         return self._view(ann, target.release), text
 
-    def edit(self, ctx: RequestContext, announcement_id: int, version: int, text: str) -> AnnouncementDraft:
-        """Keep a person's own text for a draft; it still needs approval."""
+    def edit(
+        self,
+        ctx: RequestContext,
+        announcement_id: int,
+        version: int,
+        text: str,
+        *,
+        shown_in: tuple[str, str] | None = None,
+    ) -> AnnouncementDraft:
+        """Keep a person's own text for a draft; it still needs approval.
+
+        The edit is a new version: the other approvers' buttons stop working (they would approve a text they
+        have not seen) and they get the new text; the editor's own draft (`shown_in`: its DM channel and ts)
+        is updated in place by the caller instead of arriving again.
+        """
         target, ann, roles = self._draft_target(announcement_id)
         self._require_roles(ctx, target, Action.APPROVE_ANNOUNCEMENT, "edit announcements", roles)
         cleaned = self._clean_edit(ann, text)
@@ -295,9 +311,17 @@ class AnnouncementService(AnnouncementSchedule, ServiceBase):
             assert fresh is not None
             _check_current(fresh, version)
             fresh.text, fresh.updated_at = cleaned, now
+            fresh.version += 1
             session.add(fresh)
             self._audit(session, ctx, target.release, None, f"edit {fresh.kind}", None, "edited", now)
+            if shown_in is not None:
+                kind = HELD if fresh.state == AnnouncementState.HELD.value else DRAFT
+                delivery_repo.insert_planned(
+                    session=session,
+                    rows=[shown_row(target.release, fresh, kind, ctx.user_id, now, shown_in)],
+                )
             view = self._view(fresh, target.release)
+        self.kick()  # the other approvers' new drafts
         return AnnouncementDraft(ctx.user_id, target.view, view, cleaned, None, fresh.state == "held", now)
 
     # ---- what happens to a release ------------------------------------------------------------------

@@ -129,6 +129,10 @@ class DeliveryService:
             return  # the running kick sees the flag and goes again
         threading.Thread(target=self._run_kicks, name="delivery-kick", daemon=True).start()
 
+    def kicking(self) -> bool:
+        """A pass started by kick() is running or about to."""
+        return self._kick_lock.locked() or self._kicked.is_set()
+
     def _run_kicks(self) -> None:
         try:
             while self._kicked.is_set():

@@ -281,3 +281,30 @@ def test_cancelling_withdraws_pending_announcements_and_stale_drafts_do_nothing(
     assert any("replaced or withdrawn" in e.text for e in sandbox.emulator.ephemerals(user=ANA))
     sandbox.set_time(launch + timedelta(hours=1))
     assert posts(sandbox) == []
+
+
+def test_an_edit_reaches_the_other_approvers_and_their_old_buttons_stop_working(
+    sandbox: LocalSandbox,
+) -> None:
+    launch = launch_at(sandbox)
+    start_release(sandbox, launch)
+    ok(sandbox.command(MAYA, RELEASES, "comms @ana @lee"))
+    sandbox.set_time(launch - timedelta(hours=70))
+    [ana_draft] = drafts(sandbox, ANA, "upcoming release")
+    [lee_draft] = drafts(sandbox, LEE, "upcoming release")
+    lee_old_approve = button(lee_draft, ActionId.ANNOUNCE_APPROVE)
+    click(sandbox, ANA, ana_draft, ActionId.ANNOUNCE_EDIT)
+    sandbox.submit(ANA, {"announcement_text": {"announcement_text": "Payments 2.4 ships Friday."}})
+    sandbox.settle()
+    sandbox.run_due_work()
+
+    # Lee's old Approve would approve a text he never saw: refused, nothing approved.
+    sandbox.click(LEE, "D" + LEE[1:], lee_draft.ts, ActionId.ANNOUNCE_APPROVE.value, lee_old_approve)
+    assert announcements(sandbox)["upcoming"].state == "planned"
+    assert any("replaced or withdrawn" in e.text for e in sandbox.emulator.ephemerals(user=LEE))
+    # He gets the edited text to approve; Ana's own draft was updated in place, not sent again.
+    lee_new = [d for d in drafts(sandbox, LEE, "upcoming release") if d.ts != lee_draft.ts]
+    assert len(lee_new) == 1 and "Payments 2.4 ships Friday." in json.dumps(lee_new[0].blocks)
+    assert len(drafts(sandbox, ANA, "upcoming release")) == 1
+    click(sandbox, LEE, lee_new[0], ActionId.ANNOUNCE_APPROVE)
+    assert announcements(sandbox)["upcoming"].state == "approved"

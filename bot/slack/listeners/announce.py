@@ -68,7 +68,11 @@ def register(app: App, services: Services, sealer: Sealer) -> None:
                 body, installed_team(context), str(data.get("channel") or ""), AuditSource.MODAL
             )
             text = modals.text(view, announce_forms.EDIT_BLOCK)
-            return data, announcements.edit(ctx, _int(data, "a"), _int(data, "v"), text)
+            shown_in = (
+                (str(data["channel"]), str(data["ts"])) if data.get("channel") and data.get("ts") else None
+            )
+            draft = announcements.edit(ctx, _int(data, "a"), _int(data, "v"), text, shown_in=shown_in)
+            return data, draft
 
         if done := answer(ack, announce_forms.EDIT_BLOCK, work):
             data, draft = done
