@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from bot.domain.announcements import DEFAULT_LEAD, AnnouncementKind, AnnouncementState
 from bot.domain.model import AuditSource, ReleaseState, ReleaseView
 from bot.ports import CardSyncRequests, Posted
-from bot.services.results import AnnouncementDraft, AnnouncementPost, AnnouncementView, Outgoing
+from bot.services.results import AnnouncementDraft, AnnouncementPost, Outgoing
 from bot.services.views import load_release_view
 from storage import announce_repo, delivery_repo, repo
 from storage.db import unit_of_work
@@ -37,23 +37,15 @@ ON_APPROVAL = "its planned time had passed when it was planned: posted once appr
 
 
 class AnnouncementSchedule:
-    """The delivery extension half of the announcement service (see AnnouncementService)."""
+    """The delivery extension half of the announcement service.
+
+    It is mixed into AnnouncementService, which provides what both halves use: `_text` (render or the edited
+    text), `_view` (the read model of one announcement) and `_complete_item` (sign off the item it fulfils).
+    """
 
     kinds = KINDS
     _engine: Engine
     _cards: CardSyncRequests
-
-    # Provided by AnnouncementService, which renders and records for both halves.
-    def _text(self, release: Release, view: ReleaseView, ann: Announcement) -> tuple[str, str | None]:
-        raise NotImplementedError
-
-    def _view(self, ann: Announcement, release: Release) -> AnnouncementView:
-        raise NotImplementedError
-
-    def _complete_item(
-        self, session: Session, release: Release, key: str, actor: str, now: datetime, detail: str
-    ) -> None:
-        raise NotImplementedError
 
     # ---- the scheduler's side -----------------------------------------------------------------------
 
