@@ -102,6 +102,12 @@ def owners_of(*, session: Session, release_id: int) -> dict[int, list[ItemOwner]
     return owners
 
 
+def owners_of_item(*, session: Session, item_id: int) -> list[ItemOwner]:
+    """Owners of one item, in the order they were added."""
+    stmt = select(ItemOwner).where(ItemOwner.item_id == item_id).order_by(col(ItemOwner.id))
+    return list(session.exec(stmt))
+
+
 def roles_of(*, session: Session, release_id: int, role: str = MANAGER) -> list[str]:
     """User ids holding a role in a release, in the order they were given it."""
     stmt = (

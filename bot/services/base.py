@@ -18,7 +18,7 @@ from bot.domain.text import escape_mrkdwn, name_key
 from bot.ports import CardSyncRequests, Clock, Directory
 from bot.services.context import RequestContext
 from bot.services.people import People
-from bot.services.views import ViewCache, load_release_view
+from bot.services.views import ViewCache
 from storage import repo
 from storage.db import unit_of_work
 from storage.tables import AuditEvent, ChecklistItem, ItemOwner, Release
@@ -82,10 +82,11 @@ class ServiceBase:
         if item_ref is None:
             return Target(release, view)
         chosen = resolve_item(item_ref, view.items, release_name=release.name)
-        rows = repo.items_of(session=session, release_id=release.id or 0)
-        row = next(i for i in rows if i.position == chosen.position)
-        owners = repo.owners_of(session=session, release_id=release.id or 0).get(row.id or 0, [])
-        return Target(release, view, row, owners)
+        # The view (often cached) named the item; only its own row and owners are read, whatever the size.
+        row = session.get(ChecklistItem, chosen.id)
+        if row is None:
+            raise Conflict("That item changed while you were asking; please try again.")
+        return Target(release, view, row, repo.owners_of_item(session=session, item_id=row.id or 0))
 
     def _target_of_item(self, session: Session, item_id: int, *, need_active: bool = True) -> Target:
         """The release and item behind a button or modal, which name the item by id."""
@@ -94,9 +95,8 @@ class ServiceBase:
             raise NotFound("That checklist item no longer exists.")
         release, item = found
         _check_active(release, need_active)
-        view = load_release_view(session=session, release=release)
-        owners = repo.owners_of(session=session, release_id=release.id or 0).get(item_id, [])
-        return Target(release, view, item, owners)
+        view = self._deps.views.load(session=session, release=release)
+        return Target(release, view, item, repo.owners_of_item(session=session, item_id=item_id))
 
     def _may_see(self, ctx: RequestContext, channel_id: str) -> bool:
         """Whether the person can read a channel: this one, a public one, or a private one they are in."""
