@@ -480,15 +480,7 @@ class AnnouncementService(AnnouncementSchedule, ServiceBase):
         *,
         release_id: int | None = None,
     ) -> tuple[Target, dict[str, list[str]]]:
-        with unit_of_work(self._engine, write=False) as session:
-            if release_id is not None:
-                release = repo.get_release(session=session, release_id=release_id)
-                if release is None:
-                    raise NotFound("That release no longer exists.")
-                target = Target(release, self._deps.views.load(session=session, release=release))
-            else:
-                target = self._resolve(session, ctx, release_ref)
-            roles = announce_repo.roles_by_kind(session=session, release_id=target.release.id or 0)
+        target, roles = self._target_with_roles(ctx, release_ref, release_id)
         self._require_roles(ctx, target, action, verb, roles)
         return target, roles
 

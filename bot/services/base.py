@@ -19,7 +19,7 @@ from bot.ports import CardSyncRequests, Clock, Directory
 from bot.services.context import RequestContext
 from bot.services.people import People
 from bot.services.views import ViewCache
-from storage import repo
+from storage import announce_repo, repo
 from storage.db import unit_of_work
 from storage.tables import AuditEvent, ChecklistItem, ItemOwner, Release
 
@@ -132,6 +132,21 @@ class ServiceBase:
         if not permissions.allowed(action, roles):
             self._deny(ctx, target, action, verb)
         return roles
+
+    def _target_with_roles(
+        self, ctx: RequestContext, release_ref: str | None, release_id: int | None = None
+    ) -> tuple[Target, dict[str, list[str]]]:
+        """The release a command names (or a button's id names) and every role held in it."""
+        with unit_of_work(self._engine, write=False) as session:
+            if release_id is not None:
+                release = repo.get_release(session=session, release_id=release_id)
+                if release is None:
+                    raise NotFound("That release no longer exists.")
+                target = Target(release, self._deps.views.load(session=session, release=release))
+            else:
+                target = self._resolve(session, ctx, release_ref)
+            roles = announce_repo.roles_by_kind(session=session, release_id=target.release.id or 0)
+        return target, roles
 
     def _require_roles(
         self, ctx: RequestContext, target: Target, action: Action, verb: str, roles: dict[str, list[str]]

@@ -120,7 +120,7 @@ class DecisionService(ServiceBase):
     def set_rule(self, ctx: RequestContext, release_ref: str | None, text: str) -> str:
         """Choose how the vote decides (unanimous, or a quorum); returns the rule in words."""
         rule = parse_rule(text)
-        target, roles = self._target(ctx, release_ref, None)
+        target, roles = self._target_with_roles(ctx, release_ref, None)
         self._require_roles(ctx, target, Action.CONFIGURE, "configure", roles)
         validate_rule(rule, roles["decider"] or roles["manager"])
         now = self._clock.now()
@@ -149,7 +149,7 @@ class DecisionService(ServiceBase):
     ) -> VoteResult:
         """A decider's vote; when it completes the decision, the release moves to go or no_go."""
         picked = Choice(choice)
-        target, roles = self._target(ctx, release_ref, release_id)
+        target, roles = self._target_with_roles(ctx, release_ref, release_id)
         deciders = roles["decider"] or roles["manager"]
         self._check_open(target.release)
         self._require_roles(ctx, target, Action.VOTE, "vote", {**roles, "decider": deciders})
@@ -185,7 +185,7 @@ class DecisionService(ServiceBase):
 
     def may_vote(self, ctx: RequestContext, release_id: int) -> Release:
         """Refuse now what the vote would refuse (not a decider, already decided), before a form is filled."""
-        target, roles = self._target(ctx, None, release_id)
+        target, roles = self._target_with_roles(ctx, None, release_id)
         self._check_open(target.release)
         self._require_roles(
             ctx, target, Action.VOTE, "vote", {**roles, "decider": roles["decider"] or roles["manager"]}
@@ -268,7 +268,7 @@ class DecisionService(ServiceBase):
         release_id: int | None = None,
     ) -> Launched:
         """Launch when GO with nothing open; a manager may launch past the gate, with a reason."""
-        target, roles = self._target(ctx, release_ref, release_id)
+        target, roles = self._target_with_roles(ctx, release_ref, release_id)
         self._require_roles(ctx, target, Action.OVERRIDE if override else Action.LAUNCH, "launch", roles)
         release = target.release
         if not ReleaseState(release.state).is_active:
@@ -384,20 +384,6 @@ class DecisionService(ServiceBase):
         """Nothing to record beyond the delivery row itself."""
 
     # ---- helpers ---------------------------------------------------------------------------------------
-
-    def _target(
-        self, ctx: RequestContext, release_ref: str | None, release_id: int | None
-    ) -> tuple[Target, dict[str, list[str]]]:
-        with unit_of_work(self._engine, write=False) as session:
-            if release_id is not None:
-                release = repo.get_release(session=session, release_id=release_id)
-                if release is None:
-                    raise NotFound("That release no longer exists.")
-                target = Target(release, self._deps.views.load(session=session, release=release))
-            else:
-                target = self._resolve(session, ctx, release_ref)
-            roles = announce_repo.roles_by_kind(session=session, release_id=target.release.id or 0)
-        return target, roles
 
     def _resolve_launched(self, session: Session, ctx: RequestContext, release_ref: str | None) -> Target:
         """The launched release a command means: launched ones are not active, so look for them by name."""
