@@ -133,3 +133,16 @@ def test_a_slack_connect_guest_is_a_viewer_even_of_a_release_they_created(tmp_pa
         assert "⚠️" in refused and "Only the release managers" in refused
         status = json.dumps(box.command(guest.id, RELEASES, "status").body, ensure_ascii=False)
         assert "Partner 1.0" in status  # viewers may look
+
+
+def test_mine_over_http_lists_what_is_yours_directly_and_through_a_group(sandbox: LocalSandbox) -> None:
+    launch = launch_at(sandbox)
+    ok(sandbox.command(MAYA, RELEASES, f'new "Payments 2.4" {launch:%Y-%m-%d} 14:00'))
+    ok(sandbox.command(MAYA, RELEASES, "assign 1 @ana"))
+    ok(sandbox.command(MAYA, RELEASES, "assign 2 @qa-team"))  # Ana is in the QA Team group
+    ok(sandbox.command(MAYA, RELEASES, "done 1 reviewed in PR 42"))
+    mine = json.dumps(sandbox.command(ANA, RELEASES, "mine").body, ensure_ascii=False)
+    assert "Performance Testing" in mine  # through the group
+    assert "Code Review" not in mine  # done: no longer hers to do
+    nothing = json.dumps(sandbox.command(LEE, RELEASES, "mine").body, ensure_ascii=False)
+    assert "Nothing needs you right now" in nothing
