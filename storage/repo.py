@@ -157,13 +157,19 @@ def remove_owners(*, session: Session, item_id: int, owners: Iterable[tuple[str,
     return removed
 
 
-def touch_card(*, session: Session, release_id: int, now: datetime) -> None:
-    """Mark the release's card as changed so the syncer republishes it."""
-    session.exec(  # type: ignore[call-overload]
+def touch_card(*, session: Session, release_id: int, now: datetime) -> int | None:
+    """Mark the release's card as changed so the syncer republishes it; the new card version.
+
+    None when the release no longer exists. The version lets a writer tell whether its change was the only
+    one since it read the release (bot/services/views.py, ViewCache.after_item_change).
+    """
+    result = session.exec(  # type: ignore[call-overload]
         update(Release)
         .where(col(Release.id) == release_id)
         .values(card_version=Release.card_version + 1, updated_at=now)
+        .returning(Release.card_version)
     )
+    return result.scalar_one_or_none()
 
 
 def touch_items(*, session: Session, item_ids: Iterable[int], now: datetime) -> None:

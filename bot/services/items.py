@@ -17,7 +17,6 @@ from bot.domain.transitions import RULES, Move, next_state
 from bot.services.base import ServiceBase, Target
 from bot.services.context import RequestContext
 from bot.services.results import FollowUp, ItemChange, OwnersChange
-from bot.services.views import load_release_view
 from storage import delivery_repo, repo
 from storage.db import unit_of_work
 from storage.tables import ChecklistItem
@@ -168,14 +167,18 @@ class ItemService(ServiceBase):
                 # Reminders about this item alone are pointless now; cancel them with the change.
                 delivery_repo.cancel_pending(session=session, now=now, reason="item closed", item_id=item.id)
             self._audit(session, ctx, release, item, move.value, before.value, after.value, now, note)
-            repo.touch_card(session=session, release_id=release.id, now=now)
+            version = repo.touch_card(session=session, release_id=release.id, now=now)
             repo.add_card_note(
                 session=session,
                 release_id=release.id,
                 text=state_change_note(ctx.user_id, item.position, item.title, before, after, note),
                 now=now,
             )
-            view = load_release_view(session=session, release=release)
+            view = self._deps.views.after_item_change(
+                session=session, release=release, before=target.view, version=version, item_id=item.id
+            )
+        # Committed: the next request about this release (often the next sign-off) starts from this view.
+        self._deps.views.remember(release.id, version, view)
         self._cards.request(release.id)
         return ItemChange(view, item.id, item.position, item.title, before, after, True, note or "")
 
@@ -226,7 +229,7 @@ class ItemService(ServiceBase):
         assert item is not None and item.id is not None and release.id is not None
         now = self._clock.now()
         with unit_of_work(self._engine) as session:
-            current_rows = repo.owners_of(session=session, release_id=release.id).get(item.id, [])
+            current_rows = repo.owners_of_item(session=session, item_id=item.id)
             current = {(o.kind, o.slack_id) for o in current_rows}
             wanted = [(o.kind.value, o.slack_id) for o in owners]
             changed = [w for w in wanted if (w not in current) == add]
@@ -234,13 +237,17 @@ class ItemService(ServiceBase):
                 repo.add_owners(session=session, item_id=item.id, owners=changed)
             else:
                 repo.remove_owners(session=session, item_id=item.id, owners=changed)
+            view, version = target.view, None
             if changed:
                 names = " ".join(Owner(OwnerKind(k), s).mention for k, s in changed)
                 self._audit(session, ctx, release, item, action.value, None, None, now, names)
                 repo.touch_items(session=session, item_ids=[item.id], now=now)
-                repo.touch_card(session=session, release_id=release.id, now=now)
-            view = load_release_view(session=session, release=release)
+                version = repo.touch_card(session=session, release_id=release.id, now=now)
+                view = self._deps.views.after_item_change(
+                    session=session, release=release, before=target.view, version=version, item_id=item.id
+                )
         if changed:
+            self._deps.views.remember(release.id, version, view)
             self._cards.request(release.id)
         moved = set(changed)
         done = tuple(o for o in owners if (o.kind.value, o.slack_id) in moved)

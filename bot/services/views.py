@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, defaultdict
+from dataclasses import replace
 from datetime import timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.domain.errors import NotFound
 from bot.domain.model import ItemState, ItemView, Owner, OwnerKind, ReleaseState, ReleaseView
@@ -73,6 +74,21 @@ def load_release_view(*, session: Session, release: Release) -> ReleaseView:
     return release_view(release, items, owners, managers, signoffs)
 
 
+def view_with_item(*, session: Session, before: ReleaseView, item_id: int) -> ReleaseView:
+    """`before` with one item read again: what load_release_view gives after a change to that item alone.
+
+    Three small queries whatever the size of the release, instead of four that read every item and owner.
+    """
+    row = session.exec(
+        select(ChecklistItem).where(ChecklistItem.id == item_id).execution_options(populate_existing=True)
+    ).one()
+    owners = repo.owners_of_item(session=session, item_id=item_id)
+    signed = tuple(repo.signoffs_of(session=session, item_id=item_id))
+    fresh = item_view(row, owners, signed)
+    items = [fresh if i.id == item_id else i for i in before.items]
+    return replace(before, items=items)
+
+
 def load_release_view_by_id(*, session: Session, release_id: int) -> ReleaseView:
     """The read model of a release by id."""
     release = repo.get_release(session=session, release_id=release_id)
@@ -103,11 +119,32 @@ class ViewCache:
                 self._views.move_to_end(key)
                 return view
         view = load_release_view(session=session, release=release)
+        self.remember(release.id or 0, release.card_version, view)
+        return view
+
+    def after_item_change(
+        self, *, session: Session, release: Release, before: ReleaseView, version: int | None, item_id: int
+    ) -> ReleaseView:
+        """The view inside a transaction that changed one item and moved the card to `version`.
+
+        `before` is the view of `release` as it was read (at `release.card_version`). When this transaction's
+        bump is the only one since, the release differs from `before` by that item alone, so only the item is
+        read again; when someone else's change came in between, the whole release is. Call `remember` with
+        the result once the transaction has committed, so the next request starts from it.
+        """
+        if version is not None and version == release.card_version + 1:
+            return view_with_item(session=session, before=before, item_id=item_id)
+        return load_release_view(session=session, release=release)
+
+    def remember(self, release_id: int, version: int | None, view: ReleaseView) -> None:
+        """Keep `view` as the release at `version`; only for what a committed transaction wrote or read."""
+        if version is None:
+            return
         with self._lock:
-            self._views[key] = view
+            self._views[(release_id, version)] = view
+            self._views.move_to_end((release_id, version))
             while len(self._views) > self._size:
                 self._views.popitem(last=False)
-        return view
 
 
 def assemble_views(

@@ -1,0 +1,190 @@
+"""A write leaves the release's view in the cache, and that view is exactly what the database now holds.
+
+Assigning, unassigning and moving an item read that one item again instead of the whole release
+(`ViewCache.after_item_change`). These tests check the shortcut against the long way after every kind of
+change, that the next read is answered from the cache, and that a change made by another replica in between
+makes the writer read the whole release instead of patching a view that is no longer current.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import event, update
+from sqlmodel import col
+
+from bot.config import load_settings
+from bot.domain.model import Owner, OwnerKind, ReleaseView, SignOffRule
+from bot.domain.permissions import Actor
+from bot.domain.transitions import Move
+from bot.domain.when import parse_when
+from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.workspace import TEAM_ID
+from bot.services.context import RequestContext
+from bot.services.views import load_release_view_by_id
+from bot.wiring import Runtime, build
+from storage import repo
+from storage.db import unit_of_work
+from storage.tables import ChecklistItem
+
+MAYA, ANA, BOB = "UMAYA0001", "UANA00001", "UBOB00001"
+CHANNEL = "CRELEASES"
+DEPENDENCY_CHECK, ROLLBACK_PLAN = "8", "7"  # the rollback plan needs evidence to be done
+
+
+@pytest.fixture
+def emulator() -> Iterator[SlackEmulator]:
+    emulator = SlackEmulator().start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def replicas(emulator: SlackEmulator, database_url: str) -> Iterator[tuple[Runtime, Runtime]]:
+    """Two processes' worth of services on one database, each with its own view cache."""
+    settings = load_settings(
+        _env_file=None,
+        slack_bot_token=emulator.workspace.bot_token,
+        slack_signing_secret="s",
+        slack_api_url=emulator.api_url,
+        database_url=database_url,
+    )
+    first = build(settings)
+    second = build(settings, migrate=False)
+    try:
+        yield first, second
+    finally:
+        second.stop()
+        first.stop()
+
+
+def ctx(user: str = MAYA) -> RequestContext:
+    return RequestContext(actor=Actor(user, TEAM_ID), channel_id=CHANNEL)
+
+
+def new_release(rt: Runtime) -> int:
+    view = rt.services.releases.create(
+        ctx(), name="Payments 2.4", when=parse_when("+14d"), channel_id=None, template=None
+    )
+    return view.id
+
+
+def from_database(rt: Runtime, release_id: int) -> ReleaseView:
+    with unit_of_work(rt.engine, write=False) as session:
+        return load_release_view_by_id(session=session, release_id=release_id)
+
+
+class Statements:
+    """Statements that read items or owners, counted while a block runs."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.engine = rt.engine.sync_engine if hasattr(rt.engine, "sync_engine") else rt.engine
+        self.seen: list[str] = []
+
+    def __enter__(self) -> Statements:
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    def _record(self, _conn, _cursor, statement: str, *_rest) -> None:
+        self.seen.append(statement)
+
+    @property
+    def item_reads(self) -> list[str]:
+        return [s for s in self.seen if s.lstrip().upper().startswith("SELECT") and "checklist_item" in s]
+
+
+def status_is_current(rt: Runtime, release_id: int) -> None:
+    """`/release status` answers from the cache, and what it shows is what the database holds."""
+    with Statements(rt) as statements:
+        shown = rt.services.releases.status(ctx(), None)
+    assert statements.item_reads == [], "the write should have left this version's view in the cache"
+    assert shown == from_database(rt, release_id)
+
+
+def test_each_kind_of_item_change_leaves_the_view_the_database_holds(replicas) -> None:
+    rt, _ = replicas
+    release_id = new_release(rt)
+    rt.services.releases.status(ctx(), None)  # the view of the new release, cached
+
+    ana, bob = Owner(OwnerKind.USER, ANA), Owner(OwnerKind.USER, BOB)
+    rt.services.items.assign(ctx(), None, DEPENDENCY_CHECK, [ana, bob])
+    status_is_current(rt, release_id)
+    rt.services.items.unassign(ctx(), None, DEPENDENCY_CHECK, [bob])
+    status_is_current(rt, release_id)
+    rt.services.items.transition(ctx(ANA), None, DEPENDENCY_CHECK, Move.START)
+    status_is_current(rt, release_id)
+    rt.services.items.transition(ctx(), None, DEPENDENCY_CHECK, Move.BLOCK, "waiting for the vendor")
+    status_is_current(rt, release_id)
+    rt.services.items.transition(ctx(ANA), None, DEPENDENCY_CHECK, Move.DONE, "PR 42")
+    status_is_current(rt, release_id)
+    rt.services.items.transition(ctx(), None, DEPENDENCY_CHECK, Move.UNDO)
+    status_is_current(rt, release_id)
+    view = rt.services.releases.status(ctx(), None)
+    item = next(i for i in view.items if str(i.position) == DEPENDENCY_CHECK)
+    assert item.owners == [ana] and item.signed_off_by is None and item.reason is None
+
+
+def test_every_owner_signatures_show_in_the_cached_view(replicas) -> None:
+    rt, _ = replicas
+    release_id = new_release(rt)
+    ana, bob = Owner(OwnerKind.USER, ANA), Owner(OwnerKind.USER, BOB)
+    rt.services.items.assign(ctx(), None, ROLLBACK_PLAN, [ana, bob])
+    with unit_of_work(rt.engine) as session:
+        session.exec(  # type: ignore[call-overload]
+            update(ChecklistItem)
+            .where(col(ChecklistItem.release_id) == release_id, col(ChecklistItem.position) == 7)
+            .values(sign_off_rule=SignOffRule.ALL.value)
+        )
+        repo.touch_card(session=session, release_id=release_id, now=rt.services.items._clock.now())
+
+    first = rt.services.items.transition(ctx(ANA), None, ROLLBACK_PLAN, Move.DONE, "runbook v3")
+    assert first.waiting_for == (bob,)
+    rt.services.releases.status(ctx(), None)
+    last = rt.services.items.transition(ctx(BOB), None, ROLLBACK_PLAN, Move.DONE, "runbook v3")
+    assert last.changed
+    status_is_current(rt, release_id)
+    item = next(i for i in from_database(rt, release_id).items if i.position == 7)
+    assert item.signed == (ANA, BOB)
+    rt.services.items.transition(ctx(), None, ROLLBACK_PLAN, Move.UNDO)
+    status_is_current(rt, release_id)
+
+
+def test_a_change_by_another_replica_in_between_is_not_lost(replicas) -> None:
+    first, second = replicas
+    release_id = new_release(first)
+    first.services.releases.status(ctx(), None)
+
+    def other_replica_writes() -> None:
+        # Between the first replica's read of the release and its own write.
+        second.services.items.assign(ctx(), None, ROLLBACK_PLAN, [Owner(OwnerKind.USER, BOB)])
+
+    first.services.items._clock = ClockWithHook(
+        first.services.items._clock, "_change_owners", other_replica_writes
+    )
+    first.services.items.assign(ctx(), None, DEPENDENCY_CHECK, [Owner(OwnerKind.USER, ANA)])
+
+    for rt in (first, second):
+        shown = rt.services.releases.status(ctx(), None)
+        assert shown == from_database(rt, release_id)
+    owners = {i.position: i.owners for i in shown.items}
+    assert owners[7] == [Owner(OwnerKind.USER, BOB)] and owners[8] == [Owner(OwnerKind.USER, ANA)]
+
+
+class ClockWithHook:
+    """The service's clock, which runs `hook` once when `caller` first asks it the time."""
+
+    def __init__(self, clock, caller: str, hook) -> None:
+        self._clock, self._caller, self._hook = clock, caller, hook
+
+    def now(self):
+        if self._hook is not None and sys._getframe(1).f_code.co_name == self._caller:
+            hook, self._hook = self._hook, None
+            hook()
+        return self._clock.now()
