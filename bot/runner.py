@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -47,6 +48,7 @@ def serve_forever(settings: Settings) -> None:
             "Fix it, then check with `release-captain templates check`."
         ) from None
     runtime.start(tick=True)
+    _freeze_startup_objects()
     try:
         if settings.socket_mode:
             _socket_mode(runtime)
@@ -55,6 +57,17 @@ def serve_forever(settings: Settings) -> None:
     finally:
         runtime.stop()
         log.info("stopped")
+
+
+def _freeze_startup_objects() -> None:
+    """Move everything start-up allocated out of the garbage collector's sight.
+
+    The imports (SQLAlchemy, Pydantic, Bolt, Jinja2) leave over 100,000 long-lived objects; every
+    full collection walked all of them while requests waited, which was most of `/release status`'s p99 at
+    20 clients (110-137 ms, 54 ms frozen; bench/README.md). They live as long as the process anyway.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @contextmanager
