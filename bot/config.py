@@ -28,6 +28,7 @@ _HOW_TO_FIX = {
     "ADMIN_USERS": "set it to comma-separated Slack user ids, e.g. U012ABC,U034DEF",
     "SIGN_OFF_EMOJI": "set it to comma-separated emoji names, e.g. white_check_mark,heavy_check_mark",
     "BLOCK_EMOJI": "set it to comma-separated emoji names, e.g. no_entry,no_entry_sign",
+    "DATABASE_WAIT_SECONDS": "set it to a number of seconds, 0 or more (the default is 30)",
 }
 
 
@@ -69,6 +70,8 @@ class Settings(BaseSettings):
     channel_pace_seconds: float = Field(default=1.0, ge=0)
     # How often the card syncer sweeps for changes it was not told about (another replica, a crash).
     card_sweep_seconds: float = Field(default=5.0, gt=0)
+    # How long serve waits for the database at start-up (a PostgreSQL container starting beside it).
+    database_wait_seconds: float = Field(default=30.0, ge=0)
 
     @field_validator("admin_users", "sign_off_emoji", "block_emoji", mode="before")
     @classmethod

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -21,10 +20,6 @@ from bot.wiring import Runtime, build
 from storage.db import make_engine, wait_for_database
 
 log = logging.getLogger(__name__)
-
-# How long serve waits for the database at start-up (a PostgreSQL container starting beside it) before
-# giving up; DATABASE_WAIT_SECONDS overrides it.
-DATABASE_WAIT_SECONDS = 30.0
 
 
 class StartupError(Exception):
@@ -99,7 +94,6 @@ def _starting(settings: Settings) -> Iterator[None]:
 
 def _wait_for_database(settings: Settings) -> None:
     """Retry connecting with backoff for DATABASE_WAIT_SECONDS; OperationalError when it never answers."""
-    seconds = _database_wait_seconds()
     engine = make_engine(settings.database_url)
 
     def retrying(error: OperationalError, delay: float) -> None:
@@ -107,25 +101,9 @@ def _wait_for_database(settings: Settings) -> None:
         log.warning("database not ready (%s); retrying in %.1f s", first_line, delay)
 
     try:
-        wait_for_database(engine, seconds=seconds, on_retry=retrying)
+        wait_for_database(engine, seconds=settings.database_wait_seconds, on_retry=retrying)
     finally:
         engine.dispose()
-
-
-def _database_wait_seconds() -> float:
-    """DATABASE_WAIT_SECONDS (read when serve starts), or the default."""
-    raw = os.environ.get("DATABASE_WAIT_SECONDS", "").strip()
-    if not raw:
-        return DATABASE_WAIT_SECONDS
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise SystemExit(
-            f"release-captain: DATABASE_WAIT_SECONDS must be a number of seconds, not {raw!r}."
-        ) from None
-    if seconds < 0:
-        raise SystemExit("release-captain: DATABASE_WAIT_SECONDS must not be negative.")
-    return seconds
 
 
 def _http(runtime: Runtime) -> None:

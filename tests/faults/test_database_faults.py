@@ -139,5 +139,6 @@ def test_a_database_wait_that_is_not_a_number_is_refused_clearly(
         timeout=60,
     )
     assert done.returncode != 0
-    assert "DATABASE_WAIT_SECONDS must be a number of seconds, not 'soon'" in done.stderr
+    assert "DATABASE_WAIT_SECONDS is invalid" in done.stderr
+    assert "set it to a number of seconds, 0 or more" in done.stderr
     assert not (tmp_path / "rc.db").exists()  # refused before touching anything
