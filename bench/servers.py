@@ -82,6 +82,23 @@ class Server:
         raise RuntimeError(f"{self.kind} did not answer /healthz within {_START_TIMEOUT}s ({self.log_path})")
 
 
+def _background_jobs(port: int) -> int:
+    """The bot's work still to do, summed over its queues, from /metrics (0 if it cannot be read)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    except OSError:
+        return 0
+    finally:
+        conn.close()
+    return sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in text.splitlines()
+        if line.startswith("release_captain_background_jobs{")
+    )
+
+
 def _healthz(port: int) -> int | None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     try:
@@ -127,15 +144,22 @@ class Lab:
             rt.stop()
 
     def settle(self, timeout: float = 30.0) -> None:
-        """Wait until every card shows its release's latest version (the card worker has nothing to do)."""
+        """Wait until every card shows its release's latest version and the bots have no work left over.
+
+        "Left over" is what a bot reports in `release_captain_background_jobs`: sign-offs acknowledged but not
+        applied yet, confirmations, card and App Home edits. Without it, a writing target's App Home refreshes
+        would land on the next target's requests.
+        """
         path = self.database_url.removeprefix("sqlite:///")
+        bots = [server for kind, server in self._pool.items() if kind == "bot"]
         deadline = time.monotonic() + timeout
         while True:
+            busy = sum(_background_jobs(server.port) for server in bots)
             with sqlite3.connect(path, timeout=5) as conn:
                 behind = conn.execute(
                     "SELECT count(*) FROM release WHERE card_synced_version < card_version"
                 ).fetchone()[0]
-            if not behind or time.monotonic() > deadline:
+            if not (behind or busy) or time.monotonic() > deadline:
                 return
             time.sleep(0.05)
 

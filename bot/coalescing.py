@@ -80,8 +80,12 @@ class Coalescer(ABC, Generic[Key]):
 
     def idle(self) -> bool:
         """Nothing pending and nothing in flight (for tests and the sandbox)."""
+        return self.backlog() == 0
+
+    def backlog(self) -> int:
+        """Keys waiting to run, plus the one running (a gauge in /metrics)."""
         with self._cond:
-            return not self._pending and not self._busy
+            return len(self._pending) + (1 if self._busy else 0)
 
     def _schedule(self, key: Key) -> None:
         """Run `key` soon; requests inside one interval become one run."""

@@ -128,8 +128,16 @@ class Telemetry:
             ["method", "error"],
             registry=self.registry,
         )
+        self._backlogs: Backlogs | None = None
         if engine is not None:
             self.registry.register(DeliveryStates(engine))
+
+    def watch_backlog(self, queue: str, size: Callable[[], int]) -> None:
+        """Report `size()` at scrape time as the backlog of `queue`: work accepted, not yet done."""
+        if self._backlogs is None:
+            self._backlogs = Backlogs()
+            self.registry.register(self._backlogs)
+        self._backlogs.sizes[queue] = size
 
     def observe_request(self, kind: str, outcome: str, seconds: float) -> None:
         """Count one Slack request and its ack latency."""
@@ -159,6 +167,26 @@ class Telemetry:
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""
         return generate_latest(self.registry)
+
+
+class Backlogs(Collector):
+    """Queues of work that follows a request: acknowledged sign-offs, messages, card and Home edits."""
+
+    def __init__(self) -> None:
+        self.sizes: dict[str, Callable[[], int]] = {}
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily(
+            "release_captain_background_jobs",
+            "Work this process accepted and has not finished, by queue.",
+            labels=["queue"],
+        )
+        for queue, size in sorted(self.sizes.items()):
+            gauge.add_metric([queue], size())
+        yield gauge
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return []
 
 
 class DeliveryStates(Collector):

@@ -192,6 +192,11 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     announcements.kick = services.deliveries.kick
     bolt = create_app(settings, services, lookup_client)
     observe_listener_clients(bolt, telemetry)
+    # What was acknowledged but is still to be done: a queue that only grows means the process can't keep up.
+    telemetry.watch_backlog("after_ack", services.after_ack.backlog)
+    telemetry.watch_backlog("notices", services.notices.backlog)
+    telemetry.watch_backlog("cards", worker.backlog)
+    telemetry.watch_backlog("home", home_worker.backlog)
     ticker = Ticker(telemetry.timed_tick(services.deliveries.run_due), seconds=settings.tick_seconds)
     if settings.retention_days:
         ticker.also(

@@ -56,8 +56,12 @@ class AfterAck:
 
     def idle(self) -> bool:
         """Nothing queued or running."""
+        return self.backlog() == 0
+
+    def backlog(self) -> int:
+        """Acknowledged work not finished yet, queued or running (a gauge in /metrics)."""
         with self._lock:
-            return self._pending == 0
+            return self._pending
 
     def close(self) -> None:
         """Finish what was accepted (it was acknowledged to Slack), then stop."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -17,6 +18,8 @@ class Notices:
     def __init__(self, client: WebClient, *, workers: int = 2) -> None:
         self._client = client
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notices")
+        self._lock = threading.Lock()
+        self._pending = 0
 
     def ephemeral(
         self,
@@ -28,8 +31,7 @@ class Notices:
         thread_ts: str | None = None,
     ) -> Future[None]:
         """Tell one person something, in the channel where they acted."""
-        return self._pool.submit(
-            self._send,
+        return self._submit(
             "chat_postEphemeral",
             channel=channel,
             user=user,
@@ -42,13 +44,34 @@ class Notices:
         self, channel: str, thread_ts: str, text: str, *, blocks: list[dict[str, Any]] | None = None
     ) -> Future[None]:
         """Post a message in a thread (e.g. asking the reactor for a reason)."""
-        return self._pool.submit(
-            self._send, "chat_postMessage", channel=channel, thread_ts=thread_ts, text=text, blocks=blocks
+        return self._submit(
+            "chat_postMessage", channel=channel, thread_ts=thread_ts, text=text, blocks=blocks
         )
 
     def close(self) -> None:
         """Send what is queued, then stop."""
         self._pool.shutdown(wait=True)
+
+    def backlog(self) -> int:
+        """Messages queued or being sent (a gauge in /metrics)."""
+        with self._lock:
+            return self._pending
+
+    def _submit(self, method: str, **kwargs: Any) -> Future[None]:
+        with self._lock:
+            self._pending += 1
+        try:
+            future = self._pool.submit(self._send, method, **kwargs)
+        except RuntimeError:  # the pool is shut down: nothing was queued
+            with self._lock:
+                self._pending -= 1
+            raise
+        future.add_done_callback(self._sent)
+        return future
+
+    def _sent(self, _future: Future[None]) -> None:
+        with self._lock:
+            self._pending -= 1
 
     def _send(self, method: str, **kwargs: Any) -> None:
         args = {k: v for k, v in kwargs.items() if v is not None}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -152,3 +153,24 @@ def test_socket_mode_serves_the_operator_endpoints_without_slack_events(
     finally:
         endpoints.close()
         runtime.stop()
+
+
+def test_work_left_after_the_acknowledgement_is_a_gauge_per_queue(served: Served) -> None:
+    found = samples(served)
+    for queue in ("after_ack", "notices", "cards", "home"):
+        assert ("release_captain_background_jobs", frozenset({("queue", queue)})) in found
+        assert value(found, "release_captain_background_jobs", queue=queue) == 0
+
+    after_ack = served.runtime.services.after_ack
+    gate = threading.Event()
+    after_ack.submit(lambda: gate.wait(5), lambda _text, _blocks: None, key="held")
+    after_ack.submit(lambda: None, lambda _text, _blocks: None, key="held")  # queued behind it
+    try:
+        assert value(samples(served), "release_captain_background_jobs", queue="after_ack") == 2
+    finally:
+        gate.set()
+    deadline = time.monotonic() + 5
+    while not after_ack.idle():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert value(samples(served), "release_captain_background_jobs", queue="after_ack") == 0
