@@ -22,6 +22,7 @@ from typing import NamedTuple
 from bot.domain.errors import InvalidInput, UsageError, UserError
 from bot.domain.model import Owner, OwnerKind
 from bot.domain.text import clean_name, clean_note, decode_slack_entities, escape_mrkdwn, excerpt
+from bot.domain.trains import parse_lead
 from bot.domain.when import WhenSpec, parse_when
 
 MAX_COMMAND_LENGTH = 4000
@@ -107,7 +108,7 @@ SUBCOMMANDS: Mapping[str, SubcommandInfo] = MappingProxyType(
             "/release export [csv|md]", "Get the checklist with owners, states and the audit trail as a file."
         ),
         "train": SubcommandInfo(
-            '/release train "<name>" every 2 weeks on thu 14:00 [template <name>] | list'
+            '/release train "<name>" every 2 weeks on thu 14:00 [template <name>] [lead 3 days] | list'
             ' | skip "<name>" | stop "<name>"',
             "Create releases on a recurring schedule.",
         ),
@@ -378,6 +379,7 @@ class TrainCommand:
     rule: str | None = None
     template: str | None = None
     release: str | None = None
+    lead_days: int | None = None  # None: the default lead
 
 
 Command = (
@@ -915,9 +917,10 @@ def _parse_train(text: str, pos: int, release: str | None) -> TrainCommand:
         return TrainCommand(word, clean_name(_joined(tokens[1:]), field="train name"))
     name = clean_name(first.text, field="train name")
     template, rest = _take_template(tokens[1:])
+    lead_days, rest = _take_lead(rest)
     if not rest:
         raise UsageError(f"When does {escape_mrkdwn(name)} run? e.g. every 2 weeks on thu 14:00.")
-    return TrainCommand("create", name, _joined(rest), template)
+    return TrainCommand("create", name, _joined(rest), template, lead_days=lead_days)
 
 
 _Parser = Callable[[str, int, str | None], Command]
@@ -1075,6 +1078,20 @@ def _take_template(tokens: list[_Token]) -> tuple[str | None, list[_Token]]:
         raise UsageError('Which template? Put one name after "template", e.g. template standard.')
     name = clean_name(tokens[index + 1].text, field="template name", max_len=MAX_TEMPLATE_NAME)
     return name, tokens[:index] + tokens[index + 2 :]
+
+
+def _take_lead(tokens: list[_Token]) -> tuple[int | None, list[_Token]]:
+    """Pull `lead <N> days|weeks` (or `lead 3d`) out of a train's words, wherever it stands among them."""
+    indexes = [i for i, t in enumerate(tokens) if not t.quoted and t.text.casefold() == "lead"]
+    if not indexes:
+        return None, tokens
+    if len(indexes) > 1:
+        raise UsageError('Say "lead" once, e.g. lead 3 days.')
+    index = indexes[0]
+    words = [t.text for t in tokens[index + 1 : index + 3]]
+    # "lead 3 days" takes two words, "lead 3d" one; whatever follows is the rule's again.
+    taken = 2 if len(words) == 2 and not re.search(r"[a-z]", words[0], re.IGNORECASE) else 1
+    return parse_lead(words[:taken]), tokens[:index] + tokens[index + 1 + taken :]
 
 
 def _take_like(tokens: list[_Token]) -> tuple[str | None, list[_Token]]:

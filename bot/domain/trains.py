@@ -31,6 +31,10 @@ MAX_EVERY = {DAY: 365, WEEK: 52}
 RELEASE_NAME_MAX = 150  # what clean_name allows a release name
 MAX_TRAIN_NAME = RELEASE_NAME_MAX - len(" 2026-12-10")  # room for the date release_name adds
 EXAMPLES = "For example: every 2 weeks on thu 14:00, every day at 09:00, or weekly on fri 3pm."
+# How long before its launch each release of a train is created, unless the train says otherwise: long
+# enough for the go-live checklist's earliest item (a week before launch) to be due well after it exists.
+DEFAULT_LEAD_DAYS = 14
+MAX_LEAD_DAYS = 60
 _MAX_TEXT = 200
 
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -309,3 +313,23 @@ def _require_aware(value: datetime, name: str) -> None:
     """Naive datetimes are a programming error here, never a person's."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware")
+
+
+def parse_lead(words: list[str]) -> int:
+    """`3 days`, `1 day`, `2 weeks`, `3d` or `2w` (the words after "lead"): whole days, 1 to MAX_LEAD_DAYS."""
+    text = " ".join(words).strip().casefold()
+    found = re.fullmatch(r"(\d{1,3})\s*(d|days?|w|weeks?)", text, _F)
+    if found is None:
+        raise UsageError(
+            "How long before each launch should its release be created? "
+            f"e.g. lead 3 days or lead 2 weeks (1 to {MAX_LEAD_DAYS} days)."
+        )
+    days = int(found.group(1)) * (7 if found.group(2).startswith("w") else 1)
+    if not 1 <= days <= MAX_LEAD_DAYS:
+        raise UsageError(f"A train's lead runs from 1 to {MAX_LEAD_DAYS} days, not {days}.")
+    return days
+
+
+def open_at_once(lead: timedelta, interval: timedelta) -> int:
+    """How many of a train's releases exist at a time once it runs: launches within one lead window."""
+    return max(1, -(-lead // interval))  # ceiling division of timedeltas

@@ -24,7 +24,16 @@ from bot.domain.errors import Conflict, NotFound, PermissionDenied, UserError
 from bot.domain.model import AuditOutcome, AuditSource, ReleaseView
 from bot.domain.permissions import Actor
 from bot.domain.text import escape_mrkdwn, name_key
-from bot.domain.trains import TrainRule, clean_train_name, first_launch, next_launch, parse_rule, release_name
+from bot.domain.trains import (
+    DEFAULT_LEAD_DAYS,
+    TrainRule,
+    clean_train_name,
+    first_launch,
+    next_launch,
+    open_at_once,
+    parse_rule,
+    release_name,
+)
 from bot.ports import Posted
 from bot.services.base import Deps, ServiceBase
 from bot.services.context import RequestContext
@@ -52,6 +61,7 @@ class TrainView:
     template: str
     created_by: str
     lead: timedelta  # how long before each launch its release is created
+    open_at_once: int  # how many of its releases exist at a time, once it runs
     upcoming: tuple[datetime, ...]  # the next launches after now that will run
     skipped: tuple[datetime, ...]  # upcoming launches that will not
     active: bool
@@ -97,8 +107,18 @@ class TrainService(ServiceBase):
 
     # ---- commands --------------------------------------------------------------------------------
 
-    def create(self, ctx: RequestContext, name: str, rule_text: str, template: str | None) -> TrainCreated:
-        """Start a train in the requester's channel; its launches are read in the requester's zone."""
+    def create(
+        self,
+        ctx: RequestContext,
+        name: str,
+        rule_text: str,
+        template: str | None,
+        lead_days: int | None = None,
+    ) -> TrainCreated:
+        """Start a train in the requester's channel; its launches are read in the requester's zone.
+
+        Each release is created `lead_days` before its launch (DEFAULT_LEAD_DAYS when not given).
+        """
         name = clean_train_name(name)
         rule = parse_rule(rule_text)
         checklist = self._templates.get(template or DEFAULT_TEMPLATE)
@@ -115,6 +135,7 @@ class TrainService(ServiceBase):
             template=checklist.name,
             created_by=ctx.user_id,
             created_at=now,
+            lead_days=DEFAULT_LEAD_DAYS if lead_days is None else lead_days,
         )
         try:
             with unit_of_work(self._engine) as session:
@@ -295,6 +316,7 @@ class TrainService(ServiceBase):
             template=train.template,
             created_by=train.created_by,
             lead=timedelta(days=train.lead_days),
+            open_at_once=open_at_once(timedelta(days=train.lead_days), rule.interval),
             upcoming=soon,
             skipped=tuple(sorted(s for s in skipped if s > now)),
             active=train.active,

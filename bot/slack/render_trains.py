@@ -33,6 +33,12 @@ def created(result: TrainCreated, now: datetime) -> Reply:
         lines.append("I'll create its first release on my next pass, in a minute or so.")
     else:
         lines.append(f"Its first release is created {date_token(opens)}, {_lead(train)} before its launch.")
+    if train.open_at_once > 1:
+        lines.append(
+            f"Releases are created {_lead(train)} ahead, so about {train.open_at_once} of *{name}*'s will be "
+            "open at a time, each with its card here. For fewer, stop it and start it again with a shorter "
+            "lead, e.g. `lead 3 days`."
+        )
     text = "\n".join(lines)
     return clip(text, 3000), [section(text), context(_how_to(train))]
 
@@ -80,6 +86,7 @@ def stopped(train: TrainView) -> Reply:
 
 def _list_line(train: TrainView) -> str:
     line = f"• *{escape_mrkdwn(train.name)}* — {_schedule(train)} · next {date_token(train.upcoming[0])}"
+    line += f" · created {_lead(train)} ahead"
     if train.skipped:
         line += f" · skipping {_dates(train.skipped)}"
     return line + f" · started by <@{train.created_by}>"

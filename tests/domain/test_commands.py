@@ -210,6 +210,14 @@ PARSED = [
         'train "Mobile" every week on tue 10:00 template standard',
         TrainCommand("create", "Mobile", "every week on tue 10:00", "standard"),
     ),
+    (
+        'train "Daily" every day at 09:00 lead 3 days',
+        TrainCommand("create", "Daily", "every day at 09:00", lead_days=3),
+    ),
+    (
+        'train "Mobile" lead 2w every 2 weeks on thu 14:00 template standard',
+        TrainCommand("create", "Mobile", "every 2 weeks on thu 14:00", "standard", lead_days=14),
+    ),
     ("train list", TrainCommand("list")),
     ('train skip "Mobile"', TrainCommand("skip", "Mobile")),
     ("train stop Mobile", TrainCommand("stop", "Mobile")),
@@ -359,6 +367,11 @@ ERRORS = [
     ("train", UsageError, "Name the train", "/release train"),
     ('train "Mobile"', UsageError, "When does Mobile run?", "/release train"),
     ("train skip", UsageError, "Which train?", "/release train"),
+    ('train "D" every day at 9:00 lead 3', UsageError, "lead 3 days or lead 2 weeks", "/release train"),
+    ('train "D" every day at 9:00 lead soon', UsageError, "How long before each launch", "/release train"),
+    ('train "D" every day at 9:00 lead 61 days', UsageError, "1 to 60 days, not 61", "/release train"),
+    ('train "D" every day at 9:00 lead 0d', UsageError, "1 to 60 days, not 0", "/release train"),
+    ('train "D" lead 1d every day at 9:00 lead 2d', UsageError, 'Say "lead" once', "/release train"),
     ('new "P" friday like', UsageError, "Which release should I copy?", "/release new"),
 ]
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bot.domain.errors import InvalidInput, UsageError
 from bot.domain.trains import (
+    MAX_LEAD_DAYS,
     MAX_TRAIN_NAME,
     RELEASE_NAME_MAX,
     TrainRule,
@@ -19,6 +20,8 @@ from bot.domain.trains import (
     first_launch,
     launches,
     next_launch,
+    open_at_once,
+    parse_lead,
     parse_rule,
     release_name,
 )
@@ -378,3 +381,25 @@ def test_launches_keep_the_wall_time_weekday_and_interval(rule: TrainRule, tz: s
         if launch.time() != rule.at:
             naive = datetime.combine(launch.date(), rule.at)
             assert naive.replace(tzinfo=zone).astimezone(UTC).astimezone(zone).time() != rule.at
+
+
+@pytest.mark.parametrize(
+    ("words", "days"),
+    [(["3", "days"], 3), (["1", "day"], 1), (["3d"], 3), (["2", "weeks"], 14), (["2W"], 14), (["60d"], 60)],
+)
+def test_parse_lead(words: list[str], days: int) -> None:
+    assert parse_lead(words) == days
+
+
+@pytest.mark.parametrize("words", [[], ["3"], ["days"], ["three", "days"], ["3", "hours"], ["0d"], ["9w"]])
+def test_parse_lead_refuses(words: list[str]) -> None:
+    with pytest.raises(UsageError):
+        parse_lead(words)
+
+
+@pytest.mark.parametrize(
+    ("lead_days", "interval_days", "expected"),
+    [(14, 14, 1), (14, 7, 2), (14, 1, 14), (2, 1, 2), (3, 14, 1), (15, 7, 3), (MAX_LEAD_DAYS, 1, 60)],
+)
+def test_open_at_once(lead_days: int, interval_days: int, expected: int) -> None:
+    assert open_at_once(timedelta(days=lead_days), timedelta(days=interval_days)) == expected

@@ -183,9 +183,37 @@ def test_skip_leaves_out_a_launch_and_stop_ends_the_train(sandbox: LocalSandbox)
     ok(sandbox.command(MAYA, RELEASES, 'train "Mobile" every week on fri 10:00'))
 
 
+def test_a_lead_sets_how_far_ahead_releases_are_created_and_how_many_run_at_once(
+    sandbox: LocalSandbox,
+) -> None:
+    # Daily with the default lead: fourteen releases at a time, and the reply says so.
+    reply = ok(sandbox.command(MAYA, RELEASES, 'train "Nightly" every day at 09:00'))
+    assert "about 14 of *Nightly*'s will be open at a time" in reply and "lead 3 days" in reply
+    ok(sandbox.command(MAYA, RELEASES, 'train stop "Nightly"'))
+
+    # With `lead 2 days`, only the launches in the next two days have releases, however often it ticks.
+    now = sandbox.clock.now()
+    reply = ok(sandbox.command(MAYA, RELEASES, 'train "Daily" every day at 09:00 lead 2 days'))
+    assert "about 2 of *Daily*'s will be open at a time" in reply
+    assert [t.lead_days for t in trains(sandbox) if t.name == "Daily"] == [2]
+    sandbox.run_due_work()
+    sandbox.run_due_work()
+    daily = [r for r in train_releases(sandbox) if r.name.startswith("Daily ")]
+    assert len(daily) == 2
+    assert all(now < r.launch_at <= now + timedelta(days=2) for r in daily)
+    listing = ok(sandbox.command(MAYA, RELEASES, "train list"))
+    assert "*Daily*" in listing and "created 2 days ahead" in listing
+
+    # A fortnightly train with the default lead runs one release at a time: no warning.
+    reply = ok(sandbox.command(MAYA, RELEASES, MOBILE))
+    assert "open at a time" not in reply
+
+
 @pytest.mark.parametrize(
     ("typed", "says"),
     [
+        ('train "Mobile" every 2 weeks on thu 14:00 lead 90 days', "1 to 60 days, not 90"),
+        ('train "Mobile" every 2 weeks on thu 14:00 lead soon', "How long before each launch"),
         ('train "Mobile" every 0 weeks on thu 14:00', "count from 1"),
         ('train "Mobile" every 53 weeks on thu 14:00', "at least once every 52 weeks"),
         ('train "Mobile" every 2 weeks on funday 14:00', 'I don\'t know the day \\"funday\\"'),

@@ -148,7 +148,7 @@ def _train(cmd: c.TrainCommand, ctx: RequestContext, services: Services) -> Repl
     trains, name = services.trains, cmd.name or ""
     match cmd.action:
         case "create":
-            created = trains.create(ctx, name, cmd.rule or "", cmd.template)
+            created = trains.create(ctx, name, cmd.rule or "", cmd.template, cmd.lead_days)
             return render_trains.created(created, services.clock.now())
         case "list":
             return render_trains.train_list(trains.list(ctx))
