@@ -360,6 +360,12 @@ class LocalSandbox:
         self.settle()
         return delivery
 
+    def click_home(self, user_id: str, action_id: str, value: str) -> Delivery:
+        """Click an element of the user's App Home tab."""
+        delivery = self._timed(lambda: self.sender.home_action(user_id, action_id, value))
+        self.settle()
+        return delivery
+
     def open_home(self, user_id: str) -> Delivery:
         """Open the app's Home tab, which tells the app to publish it."""
         delivery = self._timed(lambda: self.sender.app_home_opened(user_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
@@ -297,6 +298,40 @@ class SlackSender:
         }
         if rendered is not None:
             payload["message"] = rendered  # Slack omits the message for ephemeral containers
+        return self._interactive(payload, timestamp=timestamp, secret=secret)
+
+    def home_action(
+        self,
+        user_id: str,
+        action_id: str,
+        value: str,
+        *,
+        timestamp: int | str | None = None,
+        secret: str | None = None,
+    ) -> tuple[int, Any]:
+        """Click an element of the user's App Home tab: a `block_actions` payload from a view container."""
+        user = self._user(user_id)
+        with self.ws.lock:
+            view = self.ws.home_views.get(user.id)
+            if view is None:
+                raise ValueError(f"{user_id} has no Home tab published")
+            view = copy.deepcopy(view)
+        element, block_id = _find_element(view.get("blocks") or [], action_id)
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": self._user_ref(user),
+            "api_app_id": self.ws.app_id,
+            "token": VERIFICATION_TOKEN,
+            # Slack sends no channel and no response_url for clicks on a view.
+            "container": {"type": "view", "view_id": view.get("id", "")},
+            "trigger_id": self._trigger_id(user.id),
+            "team": self._team_ref(),
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": view,
+            "state": {"values": {}},
+            "actions": [_action(element, action_id, block_id or "", value)],
+        }
         return self._interactive(payload, timestamp=timestamp, secret=secret)
 
     def view_submission(

@@ -51,6 +51,7 @@ HELP: tuple[tuple[str, str], ...] = (
     ("now", "what time it is in the sandbox"),
     ("show #releases", "a channel, thread replies indented (show dm @ana for DMs)"),
     ("home @ana", "open someone's App Home tab"),
+    ("click home Sign off, click home 2", "click a button of your Home tab, by label or by number"),
     ("people", "who is in the workspace, their zones, groups and channels"),
     ("help, quit", "this list; leave the sandbox"),
 )
@@ -250,6 +251,9 @@ class Shell:
 
     def _click(self, rest: str) -> None:
         number_text, _, wanted = rest.partition(" ")
+        if number_text.casefold() == "home":
+            self._click_home(wanted)
+            return
         entry = self._entry(number_text, usage="click 5 Sign off")
         message = self.transcript.message(entry)
         if message is None:
@@ -273,6 +277,34 @@ class Shell:
         changed = self.transcript.print_changes(self.viewer)
         if not self._show_new_modal(modals) and not changed and delivery.status == 200:
             self.console.print("[dim]Release Captain acknowledged the click; nothing else happened.[/dim]")
+
+    def _click_home(self, wanted: str) -> None:
+        """A button of the current person's Home tab, by label (the first one that fits) or by number."""
+        view = self.sandbox.emulator.home_view(self.user.id)
+        if view is None:
+            raise ShellError("Your Home tab isn't open yet: type home first.")
+        found = buttons(view.get("blocks"))
+        if not found:
+            raise ShellError("Your Home tab has no buttons.")
+        if wanted.strip().isdigit():
+            index = int(wanted.strip())
+            if not 1 <= index <= len(found):
+                raise ShellError(f"Your Home tab has {len(found)} buttons; pick 1 to {len(found)}.")
+            match: tuple[str, str, str] | None = found[index - 1]
+        else:
+            match = _pick_first(found, wanted)
+        if match is None:
+            labels = ", ".join(f"{n}. [{label}]" for n, (label, _, _) in enumerate(found, 1))
+            raise ShellError(f"Which button? Your Home tab has {labels}.")
+        label, action_id, value = match
+        modals = self.sandbox.emulator.modal_stack(self.user.id)
+        delivery = self.sandbox.click_home(self.user.id, action_id, value)
+        clicked = escape("[" + label + "]")
+        self.console.print(f"[dim]@{self.user.name} clicked {clicked} on their Home tab.[/dim]")
+        self._report(delivery, "the click")
+        self.transcript.print_changes(self.viewer)
+        if not self._show_new_modal(modals):
+            self._print_home(self.user.id)
 
     def _submit(self, rest: str) -> None:
         modals = self.sandbox.emulator.modal_stack(self.user.id)
@@ -392,16 +424,19 @@ class Shell:
         user = self._person(rest) if rest else self.user
         delivery = self.sandbox.open_home(user.id)
         self._report(delivery, "opening the Home tab")
-        view = self.sandbox.emulator.home_view(user.id)
+        if self._print_home(user.id) and user.id == self.user.id:
+            self.console.print("[dim]click home <label or number> clicks one of its buttons.[/dim]")
+
+    def _print_home(self, user_id: str) -> bool:
+        """Show the Home tab last published for someone; False when there is none."""
+        name = self.ws.users[user_id].name
+        view = self.sandbox.emulator.home_view(user_id)
         if view is None:
-            self.console.print(
-                f"[dim]Release Captain hasn't published a Home tab for @{user.name} yet.[/dim]"
-            )
-            return
-        viewer = Viewer(self.ws, user.id, self.sandbox.clock.now())
-        self.transcript.print_blocks(
-            f"[bold]App Home of @{user.name}[/bold]", view.get("blocks") or [], viewer
-        )
+            self.console.print(f"[dim]Release Captain hasn't published a Home tab for @{name} yet.[/dim]")
+            return False
+        viewer = Viewer(self.ws, user_id, self.sandbox.clock.now())
+        self.transcript.print_blocks(f"[bold]App Home of @{name}[/bold]", view.get("blocks") or [], viewer)
+        return True
 
     def _report(self, delivery: Delivery, what: str) -> None:
         """Say when Slack would have shown an error instead of the app's answer."""
@@ -487,6 +522,14 @@ class Shell:
             f"[dim]It is now {local:%a %d %b %Y %H:%M} for @{self.user.name} ({self.user.tz}); "
             f"{now:%H:%M} UTC.[/dim]"
         )
+
+
+def _pick_first(found: list[tuple[str, str, str]], wanted: str) -> tuple[str, str, str] | None:
+    """Like _pick, but the first of several that fit: Home repeats [Sign off] once per item."""
+    key = wanted.strip().strip("[]").rstrip("….").strip().casefold()
+    # Labels may start with an emoji ("✅ Sign off"): a label that contains the words fits.
+    fits = [b for b in found if key and (b[1].casefold() == key or key in b[0].casefold())]
+    return fits[0] if fits else None
 
 
 def _pick(found: list[tuple[str, str, str]], wanted: str) -> tuple[str, str, str] | None:

@@ -409,3 +409,29 @@ def test_home_shows_the_persons_items_once_the_app_has_published_them() -> None:
     assert "Payments 2.4" in ana
     maya = after(output, "maya in #releases> home")
     assert "App Home of @maya" in maya and "Releases you manage (1)" in maya
+
+
+def test_home_buttons_can_be_clicked_by_label_or_number() -> None:
+    output = session(
+        new_release(),
+        "/release assign 8 @ana",
+        "/release assign 5 @ana",
+        "as @ana",
+        "click home Sign off",  # before Home was opened
+        "home",
+        "click home 99",
+        "click home sign off",  # the first on her Home, due first: 8. Dependency Check
+        "click home 2",  # now 5. Database Backup, which asks for evidence in a modal
+        "submit backup-2026-12-08",
+        "/release status",
+    )
+    assert "Your Home tab isn't open yet: type home first." in output
+    assert "click home <label or number> clicks one of its buttons." in output
+    assert "Your Home tab has 4 buttons; pick 1 to 4." in after(output, "> click home 99")
+    first = after(output, "> click home sign off").split("> click home 2")[0]
+    assert "@ana clicked [✅ Sign off] on their Home tab." in first
+    assert "@ana ✅ signed off 8. Dependency Check" in first and "App Home of @ana" in first
+    second = after(output, "> click home 2").split("> submit")[0]
+    assert "modal: Add evidence" in second and "5. Database Backup" in second
+    status = after(output, "> /release status")
+    assert "✅ 8. Dependency Check" in status and "✅ 5. Database Backup" in status
