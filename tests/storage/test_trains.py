@@ -15,12 +15,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import col, select
 
-from bot.config import load_settings
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.local import SandboxClock
-from bot.wiring import Runtime, build
+from bot.wiring import Runtime
 from storage.db import unit_of_work
 from storage.tables import AuditEvent, Release, Train
+from tests.storage.conftest import two_replicas
 
 MAYA = "UMAYA0001"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -31,31 +31,10 @@ ANCHOR = datetime.combine(
 
 
 @pytest.fixture
-def emulator() -> Iterator[SlackEmulator]:
-    emulator = SlackEmulator().start()
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
-
-
-@pytest.fixture
 def replicas(emulator: SlackEmulator, database_url: str) -> Iterator[tuple[Runtime, Runtime]]:
-    """Two processes' worth of services on one database; their background workers are not started."""
-    settings = load_settings(
-        _env_file=None,
-        slack_bot_token=emulator.workspace.bot_token,
-        slack_signing_secret="s",
-        slack_api_url=emulator.api_url,
-        database_url=database_url,
-    )
-    first = build(settings, clock=SandboxClock(NOW))
-    second = build(settings, clock=SandboxClock(NOW), migrate=False)
-    try:
-        yield first, second
-    finally:
-        second.stop()
-        first.stop()
+    """Two replicas at the same instant: NOW."""
+    with two_replicas(emulator, database_url, clock=SandboxClock(NOW)) as pair:
+        yield pair
 
 
 def add_train(runtime: Runtime, name: str, channel: str = "CRELEASES") -> int:

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import event, update
 from sqlmodel import col
 
-from bot.config import load_settings
 from bot.domain.model import Owner, OwnerKind, ReleaseView, SignOffRule
 from bot.domain.permissions import Actor
 from bot.domain.transitions import Move
@@ -24,10 +23,11 @@ from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.workspace import TEAM_ID
 from bot.services.context import RequestContext
 from bot.services.views import load_release_view_by_id
-from bot.wiring import Runtime, build
+from bot.wiring import Runtime
 from storage import repo
 from storage.db import unit_of_work
 from storage.tables import ChecklistItem
+from tests.storage.conftest import two_replicas
 
 MAYA, ANA, BOB = "UMAYA0001", "UANA00001", "UBOB00001"
 CHANNEL = "CRELEASES"
@@ -35,31 +35,10 @@ DEPENDENCY_CHECK, ROLLBACK_PLAN = "8", "7"  # the rollback plan needs evidence t
 
 
 @pytest.fixture
-def emulator() -> Iterator[SlackEmulator]:
-    emulator = SlackEmulator().start()
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
-
-
-@pytest.fixture
 def replicas(emulator: SlackEmulator, database_url: str) -> Iterator[tuple[Runtime, Runtime]]:
     """Two processes' worth of services on one database, each with its own view cache."""
-    settings = load_settings(
-        _env_file=None,
-        slack_bot_token=emulator.workspace.bot_token,
-        slack_signing_secret="s",
-        slack_api_url=emulator.api_url,
-        database_url=database_url,
-    )
-    first = build(settings)
-    second = build(settings, migrate=False)
-    try:
-        yield first, second
-    finally:
-        second.stop()
-        first.stop()
+    with two_replicas(emulator, database_url) as pair:
+        yield pair
 
 
 def ctx(user: str = MAYA) -> RequestContext:
