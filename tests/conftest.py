@@ -1,4 +1,4 @@
-"""Shared fixtures: a database URL for SQLite and, when reachable (always in CI), PostgreSQL."""
+"""Shared fixtures: a database URL for SQLite and, when reachable (always in CI), PostgreSQL; an emulator."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
+from bot.sandbox.emulator import SlackEmulator
 from storage.db import normalise_url
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -54,3 +55,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'release-captain.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def emulator() -> Iterator[SlackEmulator]:
+    """A started Slack emulator with the standard workspace (sandbox/ and faults/ use their own timeouts)."""
+    emulator = SlackEmulator().start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()

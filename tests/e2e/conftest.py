@@ -11,15 +11,6 @@ from tests.e2e.harness import BotProcess
 
 
 @pytest.fixture
-def emulator() -> Iterator[SlackEmulator]:
-    emulator = SlackEmulator().start()
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
-
-
-@pytest.fixture
 def bot(emulator: SlackEmulator, database_url: str, tmp_path) -> Iterator[BotProcess]:
     process = BotProcess(emulator, database_url, tmp_path / "serve.log").start()
     try:

@@ -41,13 +41,6 @@ class MovableClock:
 
 
 @pytest.fixture
-def emulator() -> Iterator[SlackEmulator]:
-    with SlackEmulator() as emulator:
-        emulator.start()
-        yield emulator
-
-
-@pytest.fixture
 def runtime(emulator: SlackEmulator, database_url: str) -> Iterator[Runtime]:
     settings = load_settings(
         slack_bot_token=emulator.workspace.bot_token,

@@ -73,13 +73,6 @@ def restore_logging() -> Iterator[None]:
     root.setLevel(level)
 
 
-@pytest.fixture
-def emulator() -> Iterator[SlackEmulator]:
-    with SlackEmulator() as emulator:
-        emulator.start()
-        yield emulator
-
-
 def make_runtime(
     emulator: SlackEmulator, database_url: str, *, clock: MovableClock | None = None, **settings: Any
 ) -> Runtime:

@@ -1,25 +1,14 @@
-"""Storage fixtures: an emulator, and two replicas' worth of services sharing one database."""
+"""Storage helpers: two replicas' worth of services sharing one database."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pytest
-
 from bot.config import load_settings
 from bot.ports import Clock
 from bot.sandbox.emulator import SlackEmulator
 from bot.wiring import Runtime, build
-
-
-@pytest.fixture
-def emulator() -> Iterator[SlackEmulator]:
-    emulator = SlackEmulator().start()
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
 
 
 @contextmanager
