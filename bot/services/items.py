@@ -147,8 +147,10 @@ class ItemService(ServiceBase):
                     outcome=AuditOutcome.NOOP,
                 )
                 return _result(target, before, before, changed=False)
+            signatures = tuple(signed)
             if every_owner and Role.MANAGER not in roles and Role.ADMIN not in roles:
-                repo.add_signoff(session=session, item_id=item.id, user_id=ctx.user_id, now=now)
+                if repo.add_signoff(session=session, item_id=item.id, user_id=ctx.user_id, now=now):
+                    signatures = (*signatures, ctx.user_id)
                 waiting = self._unsigned(ctx, target, [*signed, ctx.user_id])
                 if waiting:
                     self._audit(
@@ -163,6 +165,7 @@ class ItemService(ServiceBase):
                 return None
             if move is Move.UNDO:
                 repo.remove_signoffs(session=session, item_id=item.id)
+                signatures = ()
             if after.is_closed:
                 # Reminders about this item alone are pointless now; cancel them with the change.
                 delivery_repo.cancel_pending(session=session, now=now, reason="item closed", item_id=item.id)
@@ -175,7 +178,12 @@ class ItemService(ServiceBase):
                 now=now,
             )
             view = self._deps.views.after_item_change(
-                session=session, release=release, before=target.view, version=version, item_id=item.id
+                session=session,
+                release=release,
+                before=target.view,
+                version=version,
+                item_id=item.id,
+                written=(values, signatures),
             )
         # Committed: the next request about this release (often the next sign-off) starts from this view.
         self._deps.views.remember(release.id, version, view)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, defaultdict
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
 
@@ -89,6 +90,29 @@ def view_with_item(*, session: Session, before: ReleaseView, item_id: int) -> Re
     return replace(before, items=items)
 
 
+# Item columns a state change writes that the read model shows, under the same names.
+_SHOWN_ITEM_COLUMNS = frozenset({"state", "reason", "evidence", "signed_off_by", "signed_off_at"})
+
+
+def view_with_item_values(
+    before: ReleaseView, item_id: int, values: Mapping[str, object], signed: tuple[str, ...]
+) -> ReleaseView | None:
+    """`before` with one item's columns set as a compare-and-set just wrote them: no query at all.
+
+    None when `values` holds a column this does not know how to show (read the item instead).
+    """
+    shown = {k: v for k, v in values.items() if k not in ("version", "updated_at")}
+    if not shown.keys() <= _SHOWN_ITEM_COLUMNS:
+        return None
+    if "state" in shown:
+        shown["state"] = ItemState(shown["state"])
+
+    def changed(item: ItemView) -> ItemView:
+        return replace(item, **shown, signed=signed)  # type: ignore[arg-type]
+
+    return replace(before, items=[changed(i) if i.id == item_id else i for i in before.items])
+
+
 def load_release_view_by_id(*, session: Session, release_id: int) -> ReleaseView:
     """The read model of a release by id."""
     release = repo.get_release(session=session, release_id=release_id)
@@ -123,7 +147,14 @@ class ViewCache:
         return view
 
     def after_item_change(
-        self, *, session: Session, release: Release, before: ReleaseView, version: int | None, item_id: int
+        self,
+        *,
+        session: Session,
+        release: Release,
+        before: ReleaseView,
+        version: int | None,
+        item_id: int,
+        written: tuple[Mapping[str, object], tuple[str, ...]] | None = None,
     ) -> ReleaseView:
         """The view inside a transaction that changed one item and moved the card to `version`.
 
@@ -131,10 +162,17 @@ class ViewCache:
         bump is the only one since, the release differs from `before` by that item alone, so only the item is
         read again; when someone else's change came in between, the whole release is. Call `remember` with
         the result once the transaction has committed, so the next request starts from it.
+
+        `written` is what a state change wrote to the item (its column values and its signatures now): then
+        not even the item is read again, since nothing else about it changed.
         """
-        if version is not None and version == release.card_version + 1:
-            return view_with_item(session=session, before=before, item_id=item_id)
-        return load_release_view(session=session, release=release)
+        if version is None or version != release.card_version + 1:
+            return load_release_view(session=session, release=release)
+        if written is not None:
+            patched = view_with_item_values(before, item_id, *written)
+            if patched is not None:
+                return patched
+        return view_with_item(session=session, before=before, item_id=item_id)
 
     def remember(self, release_id: int, version: int | None, view: ReleaseView) -> None:
         """Keep `view` as the release at `version`; only for what a committed transaction wrote or read."""

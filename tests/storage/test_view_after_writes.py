@@ -1,9 +1,10 @@
 """A write leaves the release's view in the cache, and that view is exactly what the database now holds.
 
-Assigning, unassigning and moving an item read that one item again instead of the whole release
-(`ViewCache.after_item_change`). These tests check the shortcut against the long way after every kind of
-change, that the next read is answered from the cache, and that a change made by another replica in between
-makes the writer read the whole release instead of patching a view that is no longer current.
+Assigning and unassigning read that one item again instead of the whole release, and moving an item reads
+nothing, taking what its compare-and-set wrote (`ViewCache.after_item_change`). These tests check the
+shortcut against the long way after every kind of change, that the next read is answered from the cache,
+and that a change made by another replica in between makes the writer read the whole release instead of
+patching a view that is no longer current.
 """
 
 from __future__ import annotations
@@ -102,6 +103,14 @@ def test_each_kind_of_item_change_leaves_the_view_the_database_holds(replicas) -
     rt.services.items.transition(ctx(), None, DEPENDENCY_CHECK, Move.BLOCK, "waiting for the vendor")
     status_is_current(rt, release_id)
     rt.services.items.transition(ctx(ANA), None, DEPENDENCY_CHECK, Move.DONE, "PR 42")
+    status_is_current(rt, release_id)
+    rt.services.items.transition(ctx(), None, DEPENDENCY_CHECK, Move.UNDO)
+    status_is_current(rt, release_id)
+    rt.services.items.transition(ctx(), None, DEPENDENCY_CHECK, Move.WAIVE, "not needed this time")
+    status_is_current(rt, release_id)
+    rt.services.items.transition(ctx(), None, DEPENDENCY_CHECK, Move.UNDO)
+    status_is_current(rt, release_id)
+    rt.services.items.transition(ctx(), None, DEPENDENCY_CHECK, Move.NOT_APPLICABLE, "no new dependencies")
     status_is_current(rt, release_id)
     rt.services.items.transition(ctx(), None, DEPENDENCY_CHECK, Move.UNDO)
     status_is_current(rt, release_id)
