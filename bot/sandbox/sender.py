@@ -276,26 +276,17 @@ class SlackSender:
             blocks = message.blocks if message is not None else ephemeral.blocks  # type: ignore[union-attr]
             element, found_block_id = _find_element(blocks, action_id)
             rendered = message.to_slack() if message is not None else None
-        payload: dict[str, Any] = {
-            "type": "block_actions",
-            "user": self._user_ref(user),
-            "api_app_id": self.ws.app_id,
-            "token": VERIFICATION_TOKEN,
-            "container": {
-                "type": "message",
-                "message_ts": message_ts,
-                "channel_id": channel_id,
-                "is_ephemeral": message is None,
-            },
-            "trigger_id": self._trigger_id(user.id),
-            "team": self._team_ref(),
-            "enterprise": None,
-            "is_enterprise_install": False,
-            "channel": {"id": channel_id, "name": self._channel_name(channel_id)},
-            "state": {"values": {}},
-            "response_url": self._response_url(channel_id, user.id, message_ts),
-            "actions": [_action(element, action_id, block_id or found_block_id or "", value)],
+        container = {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel_id,
+            "is_ephemeral": message is None,
         }
+        payload = self._block_actions(
+            user, container, _action(element, action_id, block_id or found_block_id or "", value)
+        )
+        payload["channel"] = {"id": channel_id, "name": self._channel_name(channel_id)}
+        payload["response_url"] = self._response_url(channel_id, user.id, message_ts)
         if rendered is not None:
             payload["message"] = rendered  # Slack omits the message for ephemeral containers
         return self._interactive(payload, timestamp=timestamp, secret=secret)
@@ -317,22 +308,27 @@ class SlackSender:
                 raise ValueError(f"{user_id} has no Home tab published")
             view = copy.deepcopy(view)
         element, block_id = _find_element(view.get("blocks") or [], action_id)
-        payload: dict[str, Any] = {
+        # Slack sends no channel and no response_url for clicks on a view.
+        container = {"type": "view", "view_id": view.get("id", "")}
+        payload = self._block_actions(user, container, _action(element, action_id, block_id or "", value))
+        payload["view"] = view
+        return self._interactive(payload, timestamp=timestamp, secret=secret)
+
+    def _block_actions(self, user: User, container: dict[str, Any], action: dict[str, Any]) -> dict[str, Any]:
+        """What every `block_actions` payload carries, whatever was clicked."""
+        return {
             "type": "block_actions",
             "user": self._user_ref(user),
             "api_app_id": self.ws.app_id,
             "token": VERIFICATION_TOKEN,
-            # Slack sends no channel and no response_url for clicks on a view.
-            "container": {"type": "view", "view_id": view.get("id", "")},
+            "container": container,
             "trigger_id": self._trigger_id(user.id),
             "team": self._team_ref(),
             "enterprise": None,
             "is_enterprise_install": False,
-            "view": view,
             "state": {"values": {}},
-            "actions": [_action(element, action_id, block_id or "", value)],
+            "actions": [action],
         }
-        return self._interactive(payload, timestamp=timestamp, secret=secret)
 
     def view_submission(
         self,

@@ -524,23 +524,24 @@ class Shell:
         )
 
 
+def _norm(label: str) -> str:
+    """A button label or what was typed for it, compared without case, brackets or a trailing "…"."""
+    return label.strip().strip("[]").rstrip("….").strip().casefold()
+
+
 def _pick_first(found: list[tuple[str, str, str]], wanted: str) -> tuple[str, str, str] | None:
     """Like _pick, but the first of several that fit: Home repeats [Sign off] once per item."""
-    key = wanted.strip().strip("[]").rstrip("….").strip().casefold()
+    key = _norm(wanted)
     # Labels may start with an emoji ("✅ Sign off"): a label that contains the words fits.
-    fits = [b for b in found if key and (b[1].casefold() == key or key in b[0].casefold())]
+    fits = [b for b in found if key and (b[1].casefold() == key or key in _norm(b[0]))]
     return fits[0] if fits else None
 
 
 def _pick(found: list[tuple[str, str, str]], wanted: str) -> tuple[str, str, str] | None:
     """The clickable named by its label (any case, without "…") or action id; else the only one it starts."""
-
-    def norm(text: str) -> str:
-        return text.strip().strip("[]").rstrip("….").strip().casefold()
-
-    key = norm(wanted)
-    exact = [b for b in found if key in (norm(b[0]), b[1].casefold())]
-    starts = [b for b in found if key and norm(b[0]).startswith(key)]
+    key = _norm(wanted)
+    exact = [b for b in found if key in (_norm(b[0]), b[1].casefold())]
+    starts = [b for b in found if key and _norm(b[0]).startswith(key)]
     if exact:
         return exact[0]
     return starts[0] if len(starts) == 1 else None

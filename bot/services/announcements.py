@@ -27,7 +27,7 @@ from bot.domain.announcements import (
     parse_offset,
 )
 from bot.domain.errors import Conflict, InvalidInput, NotFound
-from bot.domain.model import AuditSource, ItemState, ReleaseState, ReleaseView
+from bot.domain.model import AuditSource, ItemState, ReleaseView
 from bot.domain.notes import date_token, state_change_note
 from bot.domain.permissions import Action
 from bot.domain.text import clean_note, escape_mrkdwn
@@ -91,7 +91,7 @@ class AnnouncementService(AnnouncementSchedule, ServiceBase):
         )
         now = self._clock.now()
         with unit_of_work(self._engine) as session:
-            release = self._fresh(session, target.release)
+            release = self._locked_release(session, target.release)
             if release.plan_approved_by is not None:
                 raise Conflict(
                     f"<@{release.plan_approved_by}> already approved the announcement plan of "
@@ -124,7 +124,7 @@ class AnnouncementService(AnnouncementSchedule, ServiceBase):
         target, _ = self._managed(ctx, release_ref, Action.PLAN_ANNOUNCEMENTS, "change the announcement plan")
         now = self._clock.now()
         with unit_of_work(self._engine) as session:
-            release = self._fresh(session, target.release, active=True)
+            release = self._locked_release(session, target.release, active=True)
             post_at = release.launch_at + offset
             if post_at <= now:
                 raise InvalidInput(
@@ -157,7 +157,7 @@ class AnnouncementService(AnnouncementSchedule, ServiceBase):
         target, _ = self._managed(ctx, release_ref, Action.PLAN_ANNOUNCEMENTS, "change the announcement plan")
         now = self._clock.now()
         with unit_of_work(self._engine) as session:
-            release = self._fresh(session, target.release)
+            release = self._locked_release(session, target.release)
             existing = self._pending_of_kind(session, release, kind)
             if existing is None:
                 raise NotFound(f"{escape_mrkdwn(release.name)} has no pending {kind.label} announcement.")
@@ -215,7 +215,7 @@ class AnnouncementService(AnnouncementSchedule, ServiceBase):
         target, _ = self._managed(ctx, release_ref, Action.CONFIGURE, "configure")
         now = self._clock.now()
         with unit_of_work(self._engine) as session:
-            release = self._fresh(session, target.release)
+            release = self._locked_release(session, target.release)
             details = _details(release)
             before = details.get(field)
             if stored is None:
@@ -244,7 +244,7 @@ class AnnouncementService(AnnouncementSchedule, ServiceBase):
         self._require(ctx, target, Action.CONFIGURE, "configure")
         now = self._clock.now()
         with unit_of_work(self._engine) as session:
-            release = self._fresh(session, target.release)
+            release = self._locked_release(session, target.release)
             details = _details(release)
             for name, value in cleaned.items():
                 if details.get(name) == value:
@@ -427,7 +427,7 @@ class AnnouncementService(AnnouncementSchedule, ServiceBase):
                 session=session, announcement_id=announcement_id, for_update=True
             )
             assert fresh is not None
-            release = self._fresh(session, target.release)
+            release = self._locked_release(session, target.release)
             _check_current(fresh, version)
             before = fresh.state
             if what == "skip":
@@ -494,22 +494,12 @@ class AnnouncementService(AnnouncementSchedule, ServiceBase):
         target, _ = self._managed(ctx, release_ref, Action.PLAN_ANNOUNCEMENTS, "change the announcement plan")
         now = self._clock.now()
         with unit_of_work(self._engine) as session:
-            release = self._fresh(session, target.release)
+            release = self._locked_release(session, target.release)
             before, after = change(release)
             release.updated_at = now
             session.add(release)
             self._audit(session, ctx, release, None, what, str(before), str(after), now)
             return self._plan_of(session, release, target.view)
-
-    def _fresh(self, session: Session, release: Release, *, active: bool = False) -> Release:
-        fresh = repo.get_release(session=session, release_id=release.id or 0, for_update=True)
-        if fresh is None:
-            raise NotFound("That release no longer exists.")
-        if active and not ReleaseState(fresh.state).is_active:
-            raise Conflict(
-                f"{escape_mrkdwn(fresh.name)} is {fresh.state.replace('_', ' ')}; it takes no changes."
-            )
-        return fresh
 
     def _pending_of_kind(
         self, session: Session, release: Release, kind: AnnouncementKind

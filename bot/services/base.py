@@ -184,6 +184,14 @@ class ServiceBase:
                 )
         raise PermissionDenied(refusal(action, verb, target))
 
+    def _locked_release(self, session: Session, release: Release, *, active: bool = False) -> Release:
+        """The release again, row-locked for this write; `active` refuses one that takes no changes."""
+        fresh = repo.get_release(session=session, release_id=release.id or 0, for_update=True)
+        if fresh is None:
+            raise NotFound("That release no longer exists.")
+        _check_active(fresh, active)
+        return fresh
+
     # ---- audit -----------------------------------------------------------------------------------
 
     def _audit(
@@ -200,22 +208,46 @@ class ServiceBase:
         *,
         outcome: AuditOutcome = AuditOutcome.APPLIED,
     ) -> None:
-        repo.add_audit(
-            session=session,
-            event=AuditEvent(
-                release_id=release.id,
-                item_id=item.id if item else None,
-                actor=ctx.user_id,
-                action=action,
-                source=ctx.source.value,
-                outcome=outcome.value,
-                before=before,
-                after=after,
-                detail=detail,
-                event_id=ctx.event_id,
-                at=now,
-            ),
+        event = audit_event(
+            ctx,
+            action,
+            before,
+            after,
+            now,
+            detail,
+            outcome=outcome,
+            release_id=release.id,
+            item_id=item.id if item else None,
         )
+        repo.add_audit(session=session, event=event)
+
+
+def audit_event(
+    ctx: RequestContext,
+    action: str,
+    before: str | None,
+    after: str | None,
+    now: datetime,
+    detail: str | None = None,
+    *,
+    outcome: AuditOutcome = AuditOutcome.APPLIED,
+    release_id: int | None = None,
+    item_id: int | None = None,
+) -> AuditEvent:
+    """One audit row of what a person (or the scheduler on their behalf) did, as the request carried it."""
+    return AuditEvent(
+        release_id=release_id,
+        item_id=item_id,
+        actor=ctx.user_id,
+        action=action,
+        source=ctx.source.value,
+        outcome=outcome.value,
+        before=before,
+        after=after,
+        detail=detail,
+        event_id=ctx.event_id,
+        at=now,
+    )
 
 
 def refusal(action: Action, verb: str, target: Target) -> str:

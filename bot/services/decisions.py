@@ -101,7 +101,7 @@ class DecisionService(ServiceBase):
             _validate_rule(target.release, users)
         now = self._clock.now()
         with unit_of_work(self._engine) as session:
-            release = self._locked(session, target.release, active=True)
+            release = self._locked_release(session, target.release, active=True)
             if role == "decider" and release.state != ReleaseState.PLANNING.value:
                 raise Conflict(
                     f"{escape_mrkdwn(release.name)} is already decided; its deciders can't change now."
@@ -125,7 +125,7 @@ class DecisionService(ServiceBase):
         validate_rule(rule, roles["decider"] or roles["manager"])
         now = self._clock.now()
         with unit_of_work(self._engine) as session:
-            release = self._locked(session, target.release, active=True)
+            release = self._locked_release(session, target.release, active=True)
             if release.state != ReleaseState.PLANNING.value:
                 raise Conflict(
                     f"{escape_mrkdwn(release.name)} is already decided; its rule can't change now."
@@ -156,7 +156,7 @@ class DecisionService(ServiceBase):
         cleaned = check_vote(picked, reason)
         now = self._clock.now()
         with unit_of_work(self._engine) as session:
-            release = self._locked(session, target.release, active=True)
+            release = self._locked_release(session, target.release, active=True)
             if release.state != ReleaseState.PLANNING.value:
                 raise Conflict(f"{escape_mrkdwn(release.name)} was decided a moment ago; votes are closed.")
             previous = announce_repo.put_vote(
@@ -284,7 +284,7 @@ class DecisionService(ServiceBase):
             )
         now = self._clock.now()
         with unit_of_work(self._engine) as session:
-            fresh = self._locked(session, release, active=True)
+            fresh = self._locked_release(session, release, active=True)
             if fresh.state != release.state:
                 raise Conflict("The release changed while you were launching it; please try again.")
             before = fresh.state
@@ -327,7 +327,7 @@ class DecisionService(ServiceBase):
         self._require_roles(ctx, target, Action.CLOSE, "roll back or complete", roles)
         now = self._clock.now()
         with unit_of_work(self._engine) as session:
-            fresh = self._locked(session, target.release)
+            fresh = self._locked_release(session, target.release)
             if fresh.state != ReleaseState.LAUNCHED.value:
                 raise Conflict(
                     f"{escape_mrkdwn(fresh.name)} is {fresh.state.replace('_', ' ')}, not launched."
@@ -402,16 +402,6 @@ class DecisionService(ServiceBase):
             names = ", ".join(escape_mrkdwn(r.name) for r in launched)
             raise InvalidInput(f"Several releases here are launched ({names}); name the one you mean.")
         return Target(launched[0], self._deps.views.load(session=session, release=launched[0]))
-
-    def _locked(self, session: Session, release: Release, *, active: bool = False) -> Release:
-        fresh = repo.get_release(session=session, release_id=release.id or 0, for_update=True)
-        if fresh is None:
-            raise NotFound("That release no longer exists.")
-        if active and not ReleaseState(fresh.state).is_active:
-            raise Conflict(
-                f"{escape_mrkdwn(fresh.name)} is {fresh.state.replace('_', ' ')}; it takes no changes."
-            )
-        return fresh
 
     def _close_items(self, session: Session, release: Release, now: datetime) -> None:
         """Item replies lose their buttons once the release has launched."""

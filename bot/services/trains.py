@@ -35,13 +35,13 @@ from bot.domain.trains import (
     release_name,
 )
 from bot.ports import Posted
-from bot.services.base import Deps, ServiceBase
+from bot.services.base import Deps, ServiceBase, audit_event
 from bot.services.context import RequestContext
 from bot.services.releases import DEFAULT_TEMPLATE, ReleaseService
 from bot.services.results import Outgoing
 from storage import repo
 from storage.db import unit_of_work
-from storage.tables import ACTIVE_STATES, AuditEvent, Delivery, Release, Train
+from storage.tables import ACTIVE_STATES, Delivery, Release, Train
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +295,7 @@ class TrainService(ServiceBase):
                 )
                 before = train.last_launch_at.isoformat() if train.last_launch_at else None
                 detail = f"{_detail(train)}; release {release}"
-                event = _event(
+                event = audit_event(
                     ctx, "train release", before, launch.isoformat(), now, detail, release_id=release_id
                 )
                 repo.add_audit(session=session, event=event)
@@ -381,7 +381,7 @@ class TrainService(ServiceBase):
         *,
         outcome: AuditOutcome = AuditOutcome.APPLIED,
     ) -> None:
-        event = _event(ctx, f"train {verb}", before, after, now, _detail(train), outcome=outcome)
+        event = audit_event(ctx, f"train {verb}", before, after, now, _detail(train), outcome=outcome)
         repo.add_audit(session=session, event=event)
 
 
@@ -425,32 +425,6 @@ def _name_taken(name: str) -> Conflict:
     return Conflict(
         f"There is already a train called {escape_mrkdwn(name)} in this channel. Pick another name, "
         f'or stop the old one with /release train stop "{escape_mrkdwn(name)}".'
-    )
-
-
-def _event(
-    ctx: RequestContext,
-    action: str,
-    before: str | None,
-    after: str | None,
-    now: datetime,
-    detail: str,
-    *,
-    outcome: AuditOutcome = AuditOutcome.APPLIED,
-    release_id: int | None = None,
-) -> AuditEvent:
-    """An audit row about a train: it belongs to no release unless it records one being created."""
-    return AuditEvent(
-        release_id=release_id,
-        actor=ctx.user_id,
-        action=action,
-        source=ctx.source.value,
-        outcome=outcome.value,
-        before=before,
-        after=after,
-        detail=detail,
-        event_id=ctx.event_id,
-        at=now,
     )
 
 

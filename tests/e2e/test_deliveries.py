@@ -9,16 +9,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.config import load_settings
 from bot.domain.model import AuditSource, Owner, OwnerKind
 from bot.domain.permissions import Actor
 from bot.domain.transitions import Move
 from bot.sandbox.emulator import SlackEmulator
 from bot.services.context import RequestContext
 from bot.slack.messenger import DELIVERY_EVENT
-from bot.wiring import Runtime, build
+from bot.wiring import Runtime
 from storage import delivery_repo
 from storage.db import unit_of_work
+from tests.runtimes import MovableClock, make_runtime
 
 pytestmark = pytest.mark.e2e
 
@@ -30,27 +30,9 @@ LAUNCH = datetime(2027, 3, 11, 13, 0, tzinfo=UTC)  # Thursday 14:00 in Berlin
 DEPENDENCY_CHECK, CONFIGURATION = 8, 9  # both due two days before launch, no evidence needed
 
 
-class MovableClock:
-    """The services' clock, set by the test."""
-
-    def __init__(self, now: datetime) -> None:
-        self.at = now
-
-    def now(self) -> datetime:
-        return self.at
-
-
 @pytest.fixture
 def runtime(emulator: SlackEmulator, database_url: str) -> Iterator[Runtime]:
-    settings = load_settings(
-        slack_bot_token=emulator.workspace.bot_token,
-        slack_signing_secret="s",
-        slack_api_url=emulator.api_url,
-        database_url=database_url,
-        channel_pace_seconds=0,
-        _env_file=None,
-    )
-    runtime = build(settings, clock=MovableClock(T0))
+    runtime = make_runtime(emulator, database_url, clock=MovableClock(T0))
     yield runtime
     runtime.stop()
 

@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.config import load_settings
 from bot.domain.model import AuditSource, Owner, OwnerKind
 from bot.domain.permissions import Actor
 from bot.sandbox.emulator import SlackEmulator
 from bot.services.context import RequestContext
-from bot.wiring import Runtime, build
+from bot.wiring import Runtime
 from tests.faults.helpers import deliveries, posted, scheduler_audit
 from tests.faults.ledger import check_deliveries, fault
+from tests.runtimes import MovableClock, make_runtime
 
 pytestmark = pytest.mark.e2e
 
@@ -28,25 +28,9 @@ MONDAY_6, MONDAY_11 = datetime(2027, 3, 8, 6, 0, tzinfo=UTC), datetime(2027, 3, 
 WEDNESDAY_15 = datetime(2027, 3, 10, 15, 0, tzinfo=UTC)
 
 
-class _Clock:
-    def __init__(self, now: datetime) -> None:
-        self.at = now
-
-    def now(self) -> datetime:
-        return self.at
-
-
 @pytest.fixture
 def runtime(emulator: SlackEmulator, database_url: str) -> Iterator[Runtime]:
-    settings = load_settings(
-        slack_bot_token=emulator.workspace.bot_token,
-        slack_signing_secret="s",
-        slack_api_url=emulator.api_url,
-        database_url=database_url,
-        channel_pace_seconds=0,
-        _env_file=None,
-    )
-    runtime = build(settings, clock=_Clock(MONDAY_6))
+    runtime = make_runtime(emulator, database_url, clock=MovableClock(MONDAY_6))
     yield runtime
     runtime.stop()
 

@@ -12,33 +12,28 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
 import uvicorn
 from sqlalchemy import Engine
 
-from bot.config import load_settings
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.sender import SlackSender
 from bot.server import create_web_app
-from bot.wiring import Runtime, build
+from bot.wiring import Runtime
 from storage import delivery_repo
 from storage.db import unit_of_work
+from tests import runtimes
 
 SIGNING_SECRET = "ops-signing-secret-5f3a9c0e7b21d846"
 MAYA = "UMAYA0001"
 CHANNEL = "CRELEASES"
 
 
-class MovableClock:
-    """The services' clock, set by the test."""
-
-    def __init__(self, now: datetime) -> None:
-        self.at = now
-
-    def now(self) -> datetime:
-        return self.at
+# The real wiring, its requests signed with the secret the ops sender uses.
+make_runtime = partial(runtimes.make_runtime, slack_signing_secret=SIGNING_SECRET)
 
 
 @dataclass
@@ -71,22 +66,6 @@ def restore_logging() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
-
-
-def make_runtime(
-    emulator: SlackEmulator, database_url: str, *, clock: MovableClock | None = None, **settings: Any
-) -> Runtime:
-    """The real wiring, pointed at the emulator."""
-    config = load_settings(
-        slack_bot_token=emulator.workspace.bot_token,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=emulator.api_url,
-        database_url=database_url,
-        channel_pace_seconds=0,
-        _env_file=None,
-        **settings,
-    )
-    return build(config, clock=clock or MovableClock(datetime.now(UTC)))
 
 
 def serve(

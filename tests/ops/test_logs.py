@@ -15,7 +15,8 @@ from bot.config import SettingsError, configure_logging, load_settings
 from bot.logsetup import REDACTED, RedactingFilter, Redactor, configure, current_context, log_context
 from bot.sandbox.emulator import SlackEmulator
 from bot.slack.messenger import DELIVERY_EVENT
-from tests.ops.conftest import CHANNEL, MAYA, SIGNING_SECRET, MovableClock, make_runtime, serve
+from tests.ops.conftest import CHANNEL, MAYA, SIGNING_SECRET, make_runtime, serve
+from tests.runtimes import MovableClock
 
 ANA = "UANA00001"
 APP_TOKEN = "xapp-1-A0RELCAPT-4242-0123456789abcdef0123456789abcdef"

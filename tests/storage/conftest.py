@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bot.config import load_settings
 from bot.ports import Clock
 from bot.sandbox.emulator import SlackEmulator
-from bot.wiring import Runtime, build
+from bot.wiring import Runtime
+from tests.runtimes import make_runtime
 
 
 @contextmanager
@@ -16,15 +16,8 @@ def two_replicas(
     emulator: SlackEmulator, database_url: str, *, clock: Clock | None = None
 ) -> Iterator[tuple[Runtime, Runtime]]:
     """Two processes' worth of services on one database (migrated once); background workers not started."""
-    settings = load_settings(
-        _env_file=None,
-        slack_bot_token=emulator.workspace.bot_token,
-        slack_signing_secret="s",
-        slack_api_url=emulator.api_url,
-        database_url=database_url,
-    )
-    first = build(settings, clock=clock)
-    second = build(settings, clock=clock, migrate=False)
+    first = make_runtime(emulator, database_url, clock=clock)
+    second = make_runtime(emulator, database_url, clock=clock, migrate=False)
     try:
         yield first, second
     finally:
