@@ -246,15 +246,26 @@ def finish_card_sync(
     release_id: int,
     card_ts: str | None,
     card_version: int | None,
-    item_versions: dict[int, tuple[int, str]],
     lease_until: datetime | None = None,
 ) -> None:
-    """Record what was published (message ts and, when complete, the version) and set or free the lease."""
+    """Record what was published (message ts and, when complete, the version) and set or free the lease.
+
+    Item replies are recorded first, in a transaction of their own (`record_items_synced`): see there.
+    """
     values: dict[str, object] = {"card_ts": card_ts, "card_lease_until": lease_until}
     if card_version is not None:
         values["card_synced_version"] = card_version
     session.exec(update(Release).where(col(Release.id) == release_id).values(**values))  # type: ignore[call-overload]
-    for item_id, (version, thread_ts) in item_versions.items():
+
+
+def record_items_synced(*, session: Session, item_versions: dict[int, tuple[int, str]]) -> None:
+    """Record the version and ts of each item reply published, in ascending id order.
+
+    Never in the same transaction as an update of their release: writers that change an item lock the item,
+    then the release (`touch_card`); a syncer holding the release while waiting for an item would deadlock
+    with them on PostgreSQL. Ascending ids keep two multi-item writers from locking in opposite orders.
+    """
+    for item_id, (version, thread_ts) in sorted(item_versions.items()):
         session.exec(  # type: ignore[call-overload]
             update(ChecklistItem)
             .where(col(ChecklistItem.id) == item_id)

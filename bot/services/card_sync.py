@@ -130,7 +130,15 @@ class CardSync:
             )
 
     def _record(self, release_id: int, progress: _Progress, *, failed: bool) -> None:
-        """Save what reached Slack, even after a failure, so nothing is posted twice."""
+        """Save what reached Slack, even after a failure, so nothing is posted twice.
+
+        Items first, then the release (which frees the lease), in two transactions: a lock order that cannot
+        deadlock with a sign-off or an assignment (storage/repo.py, `record_items_synced`). Dying in
+        between leaves the lease to expire and the card to be published again, which edits in place.
+        """
+        if progress.items:
+            with unit_of_work(self._engine) as session:
+                repo.record_items_synced(session=session, item_versions=progress.items)
         with unit_of_work(self._engine) as session:
             version = progress.card_version if progress.complete else None
             repo.finish_card_sync(
@@ -138,7 +146,6 @@ class CardSync:
                 release_id=release_id,
                 card_ts=progress.card_ts,
                 card_version=version,
-                item_versions=progress.items,
                 lease_until=self._clock.now() + RETRY_AFTER if failed else None,
             )
 
