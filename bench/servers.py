@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bench.common import LARGE_CHANNEL, ROOT, SIGNING_SECRET, free_port, rss_mb
+from bench.common import LARGE_CHANNEL, ROOT, SIGNING_SECRET, children, free_port, private_mb, rss_mb
 from bench.seed import create_release, insert_release, runtime
 from bot.sandbox.emulator import SlackEmulator
 from storage import repo
@@ -55,8 +55,19 @@ class Server:
         return self.healthy_at - self.spawned_at
 
     def rss_mb(self) -> float:
-        """Current resident memory."""
-        return rss_mb(self.proc.pid)
+        """Current resident memory of the process, plus what its children (serve's sign-off process) add.
+
+        A forked child shares the parent's pages until either writes them; counting its whole resident set
+        would count those twice, so each child adds its private pages only (`private_mb`).
+        """
+        return rss_mb(self.proc.pid) + sum(private_mb(child) for child in children(self.proc.pid))
+
+    def memory_notes(self) -> str:
+        """How `rss_mb` adds up, for a figure's notes."""
+        parts = [f"VmRSS {rss_mb(self.proc.pid):.1f} MiB"]
+        for child in children(self.proc.pid):
+            parts.append(f"+ child {child}: private {private_mb(child):.1f} of VmRSS {rss_mb(child):.1f} MiB")
+        return " ".join(parts)
 
     def stop(self) -> None:
         """SIGTERM (uvicorn shuts down gracefully), SIGKILL if it will not go."""

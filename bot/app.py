@@ -12,8 +12,14 @@ from bot.slack.listeners import actions, announce, commands, events, fallbacks, 
 from bot.slack.seal import Sealer
 
 
-def create_app(settings: Settings, services: Services, client: WebClient) -> App:
-    """A Bolt App wired to the services; listeners ack with their reply inside the request."""
+def create_app(
+    settings: Settings, services: Services, client: WebClient, *, verified_upstream: bool = False
+) -> App:
+    """A Bolt App wired to the services; listeners ack with their reply inside the request.
+
+    `verified_upstream`: the requests were verified by the process that received them (bot/handoff.py),
+    possibly longer ago than the five minutes Bolt allows a signature's timestamp.
+    """
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     app = App(
         client=client,
@@ -22,7 +28,7 @@ def create_app(settings: Settings, services: Services, client: WebClient) -> App
         process_before_response=True,
         # auth.test runs lazily on the first request instead of blocking start-up on Slack.
         token_verification_enabled=False,
-        request_verification_enabled=not settings.socket_mode,
+        request_verification_enabled=not (settings.socket_mode or verified_upstream),
     )
     sealer = make_sealer(settings)
     errors.install(app, services.notices)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,6 +30,7 @@ _HOW_TO_FIX = {
     "SIGN_OFF_EMOJI": "set it to comma-separated emoji names, e.g. white_check_mark,heavy_check_mark",
     "BLOCK_EMOJI": "set it to comma-separated emoji names, e.g. no_entry,no_entry_sign",
     "DATABASE_WAIT_SECONDS": "set it to a number of seconds, 0 or more (the default is 30)",
+    "SIGN_OFF_PROCESS": "set it to true (a second process applies sign-offs) or false (one process)",
 }
 
 
@@ -72,6 +74,9 @@ class Settings(BaseSettings):
     card_sweep_seconds: float = Field(default=5.0, gt=0)
     # How long serve waits for the database at start-up (a PostgreSQL container starting beside it).
     database_wait_seconds: float = Field(default=30.0, ge=0)
+    # HTTP mode: apply reactions and sign-off clicks in a second process (bot/handoff.py), so their work
+    # never delays another request's acknowledgement. Off: they run on the request process's threads.
+    sign_off_process: bool = True
 
     @field_validator("admin_users", "sign_off_emoji", "block_emoji", mode="before")
     @classmethod
@@ -137,6 +142,12 @@ class Settings(BaseSettings):
     def socket_mode(self) -> bool:
         """Socket Mode when an app-level token is configured, HTTP otherwise."""
         return self.slack_app_token is not None
+
+    @property
+    def sign_off_process_enabled(self) -> bool:
+        """Whether serve forks the sign-off process: HTTP mode only (Socket Mode acks over its socket), and
+        only where processes fork (not on Windows)."""
+        return self.sign_off_process and not self.socket_mode and hasattr(os, "fork")
 
     @property
     def has_slack_credentials(self) -> bool:

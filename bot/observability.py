@@ -14,7 +14,9 @@ from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.socket_mode.internals import build_headers, send_response
@@ -81,6 +83,14 @@ class SlackHealth:
             return "ok"
         return "unknown"
 
+    def merged(self, other: SlackHealth) -> SlackHealth:
+        """What both saw, latest first: another process's calls count as much as this one's."""
+        both = SlackHealth()
+        both.last_ok = _latest(self.last_ok, other.last_ok)
+        both.last_failure = _latest(self.last_failure, other.last_failure)
+        both.last_error = self.last_error if both.last_failure == self.last_failure else other.last_error
+        return both
+
     def report(self, now: datetime) -> dict[str, Any]:
         """The Slack part of /healthz."""
         return {
@@ -89,6 +99,14 @@ class SlackHealth:
             "last_failure": _iso(self.last_failure),
             "last_error": self.last_error,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class PeerReport:
+    """What a helper process of this deployment reports to the one serving /metrics (bot/handoff.py)."""
+
+    families: list[Metric]  # its Slack call counters
+    slack: SlackHealth  # Slack's health as its calls saw it
 
 
 class Telemetry:
@@ -129,6 +147,7 @@ class Telemetry:
             registry=self.registry,
         )
         self._backlogs: Backlogs | None = None
+        self._peers: dict[str, Callable[[], PeerReport | None]] = {}
         if engine is not None:
             self.registry.register(DeliveryStates(engine))
 
@@ -138,6 +157,23 @@ class Telemetry:
             self._backlogs = Backlogs()
             self.registry.register(self._backlogs)
         self._backlogs.sizes[queue] = size
+
+    def watch_peer(self, process: str, report: Callable[[], PeerReport | None]) -> None:
+        """Add a helper process's Slack calls (labelled `process`) and Slack health to this process's."""
+        self._peers[process] = report
+
+    def peer_report(self) -> PeerReport:
+        """This process's Slack call counters and Slack health, for the process that serves /metrics."""
+        return PeerReport([*self.slack_calls.collect(), *self.slack_errors.collect()], self.slack)
+
+    def slack_report(self, now: datetime) -> dict[str, Any]:
+        """The Slack part of /healthz, from this process's calls and its helpers'."""
+        health = self.slack
+        for report in self._peers.values():
+            peer = report()
+            if peer is not None:
+                health = health.merged(peer.slack)
+        return health.report(now)
 
     def observe_request(self, kind: str, outcome: str, seconds: float) -> None:
         """Count one Slack request and its ack latency."""
@@ -165,8 +201,34 @@ class Telemetry:
         return timed
 
     def exposition(self) -> bytes:
-        """The registry in Prometheus text format."""
-        return generate_latest(self.registry)
+        """The registry in Prometheus text format, with the helper processes' Slack calls added."""
+        return generate_latest(_WithPeers(self.registry, self._peers))  # type: ignore[arg-type]
+
+
+class _WithPeers:
+    """A registry's families, each with the same family's samples from helper processes appended.
+
+    A family name may appear once in an exposition, so a helper's `release_captain_slack_api_calls` joins this
+    process's as extra series labelled `process="<helper>"`, rather than as a second family.
+    """
+
+    def __init__(
+        self, registry: CollectorRegistry, peers: dict[str, Callable[[], PeerReport | None]]
+    ) -> None:
+        self._registry = registry
+        self._peers = peers
+
+    def collect(self) -> Iterator[Metric]:
+        extra: dict[str, list[Sample]] = {}
+        for process, report in self._peers.items():
+            peer = report()
+            for family in peer.families if peer is not None else ():
+                extra.setdefault(family.name, []).extend(
+                    sample._replace(labels={**sample.labels, "process": process}) for sample in family.samples
+                )
+        for family in self._registry.collect():
+            family.samples.extend(extra.get(family.name, ()))
+            yield family
 
 
 class Backlogs(Collector):
@@ -351,7 +413,7 @@ def check_health(engine: Engine, telemetry: Telemetry) -> Health:
         body.update(status="unavailable", database="unreachable")
         return Health(503, body)
     body["database"] = "ok"
-    body["slack"] = telemetry.slack.report(now)
+    body["slack"] = telemetry.slack_report(now)
     body["deliveries"] = _delivery_lag(engine)
     if body["slack"]["status"] == "failing" or body["deliveries"]["status"] == "lagging":
         body["status"] = "degraded"
@@ -375,6 +437,10 @@ def _delivery_lag(engine: Engine) -> dict[str, Any]:
         "status": "lagging" if waiting > DELIVERY_LAG.total_seconds() else "ok",
         "oldest_due_seconds": round(waiting, 1),
     }
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return max(a, b) if a is not None and b is not None else a or b
 
 
 def _iso(at: datetime | None) -> str | None:

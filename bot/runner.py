@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import OperationalError
 
 from bot.config import Settings
+from bot.handoff import SignOffProcess
 from bot.server import create_starting_app, create_web_app
 from bot.templating.sandbox import TemplateError
 from bot.wiring import Runtime, build
@@ -42,14 +43,21 @@ def serve_forever(settings: Settings) -> None:
             f"release-captain: announcement template {exc}. "
             "Fix it, then check with `release-captain templates check`."
         ) from None
+    # Forked now: built and migrated, and no thread running yet (see bot/handoff.py).
+    handoff = SignOffProcess(runtime).start() if settings.sign_off_process_enabled else None
+    if handoff is not None:
+        runtime.telemetry.watch_backlog("sign_offs", handoff.backlog)
+        runtime.telemetry.watch_peer("sign_offs", handoff.peer_report)
     runtime.start(tick=True)
     _freeze_startup_objects()
     try:
         if settings.socket_mode:
             _socket_mode(runtime)
         else:
-            _http(runtime)
+            _http(runtime, handoff)
     finally:
+        if handoff is not None:
+            handoff.stop()  # after the server: nothing more is handed over, and the child's cards go out
         runtime.stop()
         log.info("stopped")
 
@@ -106,10 +114,10 @@ def _wait_for_database(settings: Settings) -> None:
         engine.dispose()
 
 
-def _http(runtime: Runtime) -> None:
+def _http(runtime: Runtime, handoff: SignOffProcess | None) -> None:
     settings = runtime.settings
     config = uvicorn.Config(
-        create_web_app(runtime.bolt, runtime.engine, runtime.telemetry),
+        create_web_app(runtime.bolt, runtime.engine, runtime.telemetry, handoff=handoff),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),

@@ -10,22 +10,32 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.handoff import SignOffProcess
 from bot.observability import Telemetry, check_health, observed_dispatch
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def create_web_app(
-    bolt_app: App, engine: Engine, telemetry: Telemetry | None = None, *, slack_events: bool = True
+    bolt_app: App,
+    engine: Engine,
+    telemetry: Telemetry | None = None,
+    *,
+    slack_events: bool = True,
+    handoff: SignOffProcess | None = None,
 ) -> Starlette:
     """An ASGI app; Bolt's sync dispatch runs on the thread pool so requests don't queue behind each other.
 
     `slack_events=False` serves only the operator endpoints (Socket Mode gets Slack's requests elsewhere).
+    `handoff` takes reactions and sign-off clicks to the sign-off process (bot/handoff.py).
     """
     telemetry = telemetry or Telemetry(engine)
 
     async def events(request: Request) -> Response:
         body = (await request.body()).decode("utf-8", errors="replace")
+        if handoff is not None and handoff.take(body, request.url.query, request.headers):
+            telemetry.observe_request("event" if body.startswith("{") else "action", "handed_off", 0.0)
+            return Response(status_code=200)
         bolt_request = BoltRequest(
             body=body,
             query=request.url.query,

@@ -7,6 +7,7 @@ from datetime import timedelta
 from functools import partial
 
 from slack_bolt import App
+from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy import Engine
 
@@ -85,6 +86,20 @@ class Runtime:
         self.services.notices.close()
         self.services.reconciler.close()
         self.engine.dispose()
+
+
+def make_bolt(
+    settings: Settings,
+    services: Services,
+    client: WebClient,
+    telemetry: Telemetry,
+    *,
+    verified_upstream: bool = False,
+) -> App:
+    """The Bolt app with its listeners' Slack calls counted; `verified_upstream` as in `create_app`."""
+    bolt = create_app(settings, services, client, verified_upstream=verified_upstream)
+    observe_listener_clients(bolt, telemetry)
+    return bolt
 
 
 def load_templates(settings: Settings) -> TemplateLibrary:
@@ -190,8 +205,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     )
     # A person's approval or decision makes a send due now: it goes out without waiting for the next tick.
     announcements.kick = services.deliveries.kick
-    bolt = create_app(settings, services, lookup_client)
-    observe_listener_clients(bolt, telemetry)
+    bolt = make_bolt(settings, services, lookup_client, telemetry)
     # What was acknowledged but is still to be done: a queue that only grows means the process can't keep up.
     telemetry.watch_backlog("after_ack", services.after_ack.backlog)
     telemetry.watch_backlog("notices", services.notices.backlog)

@@ -174,3 +174,38 @@ def test_work_left_after_the_acknowledgement_is_a_gauge_per_queue(served: Served
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert value(samples(served), "release_captain_background_jobs", queue="after_ack") == 0
+
+
+def test_a_helper_process_slack_calls_join_the_same_families_labelled_with_its_name() -> None:
+    helper, mine = Telemetry(), Telemetry()
+    helper.observe_slack_call("chat.update", None, reachable=True)
+    helper.observe_slack_call("chat.update", "ratelimited", reachable=True)
+    mine.observe_slack_call("chat.update", None, reachable=True)
+    mine.watch_peer("sign_offs", helper.peer_report)
+    text = mine.exposition().decode()
+    # One family each (a second HELP line would make the whole scrape invalid), helper series labelled.
+    assert text.count("# HELP release_captain_slack_api_calls_total") == 1
+    found = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    calls = "release_captain_slack_api_calls_total"
+    assert value(found, calls, method="chat.update") == 1
+    assert value(found, calls, method="chat.update", process="sign_offs") == 2
+    errors = "release_captain_slack_api_errors_total"
+    assert value(found, errors, method="chat.update", error="ratelimited", process="sign_offs") == 1
+    assert value(found, errors, method="chat.update", error="ratelimited") == 0
+
+
+def test_slack_failing_in_a_helper_process_shows_in_the_health_report() -> None:
+    helper, mine = Telemetry(), Telemetry()
+    mine.watch_peer("sign_offs", lambda: None)  # the helper has not reported yet
+    mine.observe_slack_call("chat.postMessage", None, reachable=True)
+    assert mine.slack_report(datetime.now(UTC))["status"] == "ok"
+    mine.watch_peer("sign_offs", helper.peer_report)
+    helper.observe_slack_call("chat.update", "invalid_auth", reachable=False)
+    report = mine.slack_report(datetime.now(UTC))
+    assert (report["status"], report["last_error"]) == ("failing", "chat.update: invalid_auth")
+    mine.observe_slack_call("chat.postMessage", None, reachable=True)  # a later success, here
+    assert mine.slack_report(datetime.now(UTC))["status"] == "ok"
