@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 import time
 import weakref
@@ -83,22 +85,82 @@ def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Session]:
             raise
 
 
-# SQLite has one writer at a time. Threads of this process that all try BEGIN IMMEDIATE at once are put off
-# by SQLite's busy handler, which sleeps with growing pauses: under 20 concurrent writes the slowest waited
-# over a second (bench/README.md). Queueing them on a lock first hands the database over as soon as it is
-# free. Other processes (replicas, `tick`) still meet the busy timeout as before.
-_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+# SQLite has one writer at a time, and writers that find it taken are put off by SQLite's busy handler, which
+# sleeps with growing pauses (up to 100 ms each): under 20 concurrent writes the slowest waited over a second,
+# and a process whose writers follow each other closely (serve's sign-off process in a burst) could starve
+# another's for as long (bench/README.md). So writers queue instead: the threads of a process on a lock, and
+# the one at the front of each process on a file lock next to the database, which the kernel frees if its
+# holder dies. Whoever holds both finds SQLite's write lock free.
+_WRITERS: weakref.WeakKeyDictionary[Engine, _WriterTurn] = weakref.WeakKeyDictionary()
 _WRITERS_GUARD = threading.Lock()
+_TURN_POLL_SECONDS = 0.0002  # how often a writer of this process looks whether another process is done
 
 
 def _writer_turn(engine: Engine, write: bool) -> AbstractContextManager[object]:
     if not write or engine.dialect.name != "sqlite":
         return nullcontext()
     with _WRITERS_GUARD:
-        lock = _WRITERS.get(engine)
-        if lock is None:
-            lock = _WRITERS[engine] = threading.RLock()
-    return lock
+        turn = _WRITERS.get(engine)
+        if turn is None:
+            database = engine.url.database
+            lock_path = None if database in (None, "", ":memory:") else f"{database}-writer.lock"
+            turn = _WRITERS[engine] = _WriterTurn(lock_path)
+    return turn
+
+
+class _WriterTurn:
+    """One writer at a time: first among this process's threads (re-entrant), then among processes."""
+
+    def __init__(self, lock_path: str | None) -> None:
+        self._threads = threading.RLock()
+        self._lock_path = lock_path
+        self._fd: int | None = None
+        self._fd_pid = 0  # a forked child must open its own: a shared descriptor shares the lock
+        self._depth = 0  # only the thread holding `_threads` reads or writes these
+        self._file_held = False
+
+    def __del__(self) -> None:
+        # The engine is gone (tests make hundreds): close the lock file (never the database's own file).
+        if self._fd is not None and self._fd_pid == os.getpid():
+            os.close(self._fd)
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        self._depth += 1
+        if self._depth == 1 and self._lock_path is not None:
+            try:
+                self._file_held = self._lock_file()
+            except BaseException:
+                self._depth -= 1
+                self._threads.release()
+                raise
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._file_held:
+            self._file_held = False
+            fcntl.flock(self._descriptor(), fcntl.LOCK_UN)
+        self._threads.release()
+
+    def _lock_file(self) -> bool:
+        """Wait for other processes' writers; False after SQLite's busy timeout (SQLite decides then)."""
+        fd = self._descriptor()
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(_TURN_POLL_SECONDS)
+
+    def _descriptor(self) -> int:
+        if self._fd is None or self._fd_pid != os.getpid():
+            assert self._lock_path is not None
+            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._fd_pid = os.getpid()
+        return self._fd
 
 
 def ping(engine: Engine) -> bool:
