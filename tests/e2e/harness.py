@@ -141,3 +141,26 @@ def message_text(message: Any) -> str:
     """Readable text of an emulator message (its blocks, else its text)."""
     blocks = getattr(message, "blocks", None) or []
     return "\n".join(_block_text(b) for b in blocks) or getattr(message, "text", "")
+
+
+def item_reply(emulator: SlackEmulator, position: int, channel: str = "CRELEASES") -> Any:
+    """The card's thread reply for checklist item `position`, or None before it is posted."""
+    for message in emulator.workspace.messages(channel):
+        meta = message.metadata or {}
+        if meta.get("event_type") == "release_captain_item" and meta["event_payload"]["position"] == position:
+            return message
+    return None
+
+
+def item_ts(emulator: SlackEmulator, position: int, channel: str = "CRELEASES") -> str:
+    """The ts of item `position`'s reply (to react to); fails the test if it was never posted."""
+    reply = item_reply(emulator, position, channel)
+    if reply is None:
+        raise AssertionError(f"no reply for item {position}")
+    return reply.ts
+
+
+def item_text(emulator: SlackEmulator, position: int, channel: str = "CRELEASES") -> str:
+    """What item `position`'s reply reads now ("" before it is posted)."""
+    reply = item_reply(emulator, position, channel)
+    return "" if reply is None else message_text(reply)

@@ -11,7 +11,7 @@ import pytest
 
 from bot.sandbox.emulator import SlackEmulator
 from bot.slack.ids import ActionId
-from tests.e2e.harness import BotProcess, message_text, reply_text, wait_until
+from tests.e2e.harness import BotProcess, item_text, message_text, reply_text, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -51,21 +51,13 @@ def _element(message, action_id: str, label: str | None = None, nth: int = 0) ->
     raise AssertionError(f"no {action_id} {label or ''} in {message_text(message)}")
 
 
-def _item_text(emulator: SlackEmulator, position: int) -> str:
-    for message in emulator.workspace.messages(CHANNEL):
-        meta = message.metadata or {}
-        if meta.get("event_type") == "release_captain_item" and meta["event_payload"]["position"] == position:
-            return message_text(message)
-    return ""
-
-
 def test_a_digest_is_sent_once_and_its_buttons_sign_off_and_snooze(
     bot: BotProcess, emulator: SlackEmulator
 ) -> None:
     day = (datetime.now(BERLIN) + timedelta(days=10)).date()
     launch = datetime(day.year, day.month, day.day, 14, 0, tzinfo=BERLIN)
     bot.command(MAYA, f'new "Payments 2.4" {day.isoformat()} 14:00')
-    wait_until(lambda: _item_text(emulator, 18), what="the item replies")
+    wait_until(lambda: item_text(emulator, 18), what="the item replies")
     bot.command(MAYA, f"assign 8 <@{ANA}|ana>")
     bot.command(MAYA, f"assign 9 <@{ANA}|ana>")
     # Ana works every hour of every day, so her reminders land exactly at the due time.
@@ -87,9 +79,7 @@ def test_a_digest_is_sent_once_and_its_buttons_sign_off_and_snooze(
     sign_off = _element(digest[0], ActionId.ITEM_SIGN_OFF)
     status, _ = bot.sender.action(ANA, dm, digest[0].ts, ActionId.ITEM_SIGN_OFF, sign_off["value"])
     assert status == 200
-    wait_until(
-        lambda: "done by <@UANA00001>" in _item_text(emulator, 8), what="item 8 signed off from the DM"
-    )
+    wait_until(lambda: "done by <@UANA00001>" in item_text(emulator, 8), what="item 8 signed off from the DM")
 
     snooze = _element(digest[0], ActionId.DIGEST_SNOOZE, "Snooze until launch", nth=1)  # item 9
     bot.sender.action(ANA, dm, digest[0].ts, ActionId.DIGEST_SNOOZE, snooze["value"])

@@ -13,7 +13,7 @@ import pytest
 
 from bench.common import children as _children
 from bot.sandbox.emulator import SlackEmulator
-from tests.e2e.harness import BotProcess, message_text, reply_text, wait_until
+from tests.e2e.harness import BotProcess, item_text, item_ts, reply_text, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -37,18 +37,6 @@ def _alive(pid: int) -> bool:
     return state != "Z" or threads > 1
 
 
-def _item_ts(emulator: SlackEmulator, position: int) -> str:
-    for message in emulator.workspace.messages(CHANNEL):
-        meta = message.metadata or {}
-        if meta.get("event_type") == "release_captain_item" and meta["event_payload"]["position"] == position:
-            return message.ts
-    raise AssertionError(f"no reply for item {position}")
-
-
-def _item_text(emulator: SlackEmulator, position: int) -> str:
-    return message_text(emulator.workspace.find_message(CHANNEL, _item_ts(emulator, position)))
-
-
 def _metrics(bot: BotProcess) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{bot.port}/metrics", timeout=5) as response:
         return response.read().decode()
@@ -60,7 +48,7 @@ def _with_release(bot: BotProcess, emulator: SlackEmulator) -> None:
     wait_until(lambda: len(emulator.workspace.messages(CHANNEL)) >= 19, what="card and items")
     for position in NO_EVIDENCE:
         bot.command(MAYA, f"assign {position} <@{ANA}|ana>")
-    wait_until(lambda: f"<@{ANA}>" in _item_text(emulator, NO_EVIDENCE[-1]), what="owners on the card")
+    wait_until(lambda: f"<@{ANA}>" in item_text(emulator, NO_EVIDENCE[-1]), what="owners on the card")
 
 
 def _done(bot: BotProcess, position: int) -> bool:
@@ -92,9 +80,9 @@ def test_reactions_and_clicks_are_applied_by_a_lower_priority_child(serve, emula
     assert len(children) == 1
     assert _niceness(children[0]) == 19
     _with_release(bot, emulator)
-    status, body = bot.sender.reaction(ANA, CHANNEL, _item_ts(emulator, 8), "white_check_mark")
+    status, body = bot.sender.reaction(ANA, CHANNEL, item_ts(emulator, 8), "white_check_mark")
     assert (status, body) == (200, "")
-    wait_until(lambda: "done by <@UANA00001>" in _item_text(emulator, 8), what="signed off by the reaction")
+    wait_until(lambda: "done by <@UANA00001>" in item_text(emulator, 8), what="signed off by the reaction")
     wait_until(lambda: any("now done" in e.text for e in emulator.ephemerals(CHANNEL, ANA)), what="confirmed")
     metrics = _metrics(bot)
     assert 'release_captain_requests_total{kind="event",outcome="handed_off"} 1.0' in metrics
@@ -110,7 +98,7 @@ def test_reactions_and_clicks_are_applied_by_a_lower_priority_child(serve, emula
 def test_a_forged_reaction_is_refused_and_never_applied(serve, emulator: SlackEmulator) -> None:
     bot = serve()
     _with_release(bot, emulator)
-    ts = _item_ts(emulator, 8)
+    ts = item_ts(emulator, 8)
     emulator.workspace.add_reaction(CHANNEL, ts, ANA, "white_check_mark")
     event = {"type": "reaction_added", "user": ANA, "reaction": "white_check_mark"}
     event["item"] = {"type": "message", "channel": CHANNEL, "ts": ts}  # type: ignore[assignment]
@@ -128,7 +116,7 @@ def test_sigterm_applies_every_acknowledged_sign_off_before_serve_exits(
     assert bot.proc is not None
     child = _children(bot.proc.pid)[0]
     for position in NO_EVIDENCE:
-        assert bot.sender.reaction(ANA, CHANNEL, _item_ts(emulator, position), "white_check_mark")[0] == 200
+        assert bot.sender.reaction(ANA, CHANNEL, item_ts(emulator, position), "white_check_mark")[0] == 200
     assert bot.stop() == 0
     assert not _alive(child)
     bot.start()  # only to read the log: everything acknowledged before the SIGTERM was applied
@@ -150,8 +138,8 @@ def test_when_the_child_is_gone_serve_signs_off_in_process(serve, emulator: Slac
     child = _children(bot.proc.pid)[0]
     os.kill(child, signal.SIGKILL)
     wait_until(lambda: not _alive(child), timeout=5, what="the sign-off process to die")
-    assert bot.sender.reaction(ANA, CHANNEL, _item_ts(emulator, 9), "white_check_mark")[0] == 200
-    wait_until(lambda: "done by <@UANA00001>" in _item_text(emulator, 9), what="signed off in process")
+    assert bot.sender.reaction(ANA, CHANNEL, item_ts(emulator, 9), "white_check_mark")[0] == 200
+    wait_until(lambda: "done by <@UANA00001>" in item_text(emulator, 9), what="signed off in process")
     assert "sign-off process exited" in bot.log_path.read_text()
 
 
@@ -160,7 +148,7 @@ def test_without_the_child_sign_offs_run_on_the_request_process(serve, emulator:
     assert bot.proc is not None
     _with_release(bot, emulator)
     assert _children(bot.proc.pid) == []
-    assert bot.sender.reaction(ANA, CHANNEL, _item_ts(emulator, 8), "white_check_mark")[0] == 200
-    wait_until(lambda: "done by <@UANA00001>" in _item_text(emulator, 8), what="signed off")
+    assert bot.sender.reaction(ANA, CHANNEL, item_ts(emulator, 8), "white_check_mark")[0] == 200
+    wait_until(lambda: "done by <@UANA00001>" in item_text(emulator, 8), what="signed off")
     assert 'outcome="handed_off"' not in _metrics(bot)
     assert 'queue="sign_offs"' not in _metrics(bot)
