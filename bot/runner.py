@@ -43,8 +43,7 @@ def serve_forever(settings: Settings) -> None:
             f"release-captain: announcement template {exc}. "
             "Fix it, then check with `release-captain templates check`."
         ) from None
-    # Forked now: built and migrated, and no thread running yet (see bot/handoff.py).
-    handoff = SignOffProcess(runtime).start() if settings.sign_off_process_enabled else None
+    handoff = _fork_sign_offs(runtime)
     if handoff is not None:
         runtime.telemetry.watch_backlog("sign_offs", handoff.backlog)
         runtime.telemetry.watch_peer("sign_offs", handoff.peer_report)
@@ -60,6 +59,18 @@ def serve_forever(settings: Settings) -> None:
             handoff.stop()  # after the server: nothing more is handed over, and the child's cards go out
         runtime.stop()
         log.info("stopped")
+
+
+def _fork_sign_offs(runtime: Runtime) -> SignOffProcess | None:
+    """The sign-off process, forked now: built and migrated, no thread running yet (bot/handoff.py)."""
+    if not runtime.settings.sign_off_process_enabled:
+        return None
+    try:
+        return SignOffProcess(runtime).start()
+    except (RuntimeError, OSError) as exc:
+        # Serving matters more than where sign-offs run: the thread pool applies them as it always could.
+        log.warning("no sign-off process (%s); reactions and clicks are applied in this process", exc)
+        return None
 
 
 def _freeze_startup_objects() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 import time
@@ -14,6 +15,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 _WRITE = "release_captain_write"
@@ -144,7 +147,13 @@ class _WriterTurn:
 
     def _lock_file(self) -> bool:
         """Wait for other processes' writers; False after SQLite's busy timeout (SQLite decides then)."""
-        fd = self._descriptor()
+        try:
+            fd = self._descriptor()
+        except OSError as exc:
+            # A lock file that can't be made must not stop writes: SQLite's own lock still keeps them apart.
+            log.warning("no writer lock file %s (%s); SQLite's busy handler it is", self._lock_path, exc)
+            self._lock_path = None
+            return False
         deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
         while True:
             try:

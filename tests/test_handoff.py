@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
 from urllib.parse import urlencode
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.handoff import deferrable
+from bot.handoff import SignOffProcess, deferrable
+from bot.runner import _fork_sign_offs
+from tests.runtimes import make_runtime
 
 
 def _event(event: dict, kind: str = "event_callback") -> str:
@@ -60,3 +64,21 @@ def test_no_body_makes_the_classifier_raise(body: str) -> None:
     deferrable(body)
     deferrable("payload=" + body + "item_sign_off")
     deferrable('{"reaction_":' + body)
+
+
+def test_the_sign_off_process_is_not_forked_while_another_thread_runs(emulator, tmp_path, caplog) -> None:
+    # A fork copies only the forking thread: a lock another thread held would stay locked in the child.
+    runtime = make_runtime(emulator, f"sqlite:///{tmp_path / 'rc.db'}", slack_signing_secret="s3cret")
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, name="still-starting")
+    other.start()
+    try:
+        with pytest.raises(RuntimeError, match="still-starting"):
+            SignOffProcess(runtime).start()
+        # serve goes on without it, applying sign-offs on its own threads.
+        assert _fork_sign_offs(runtime) is None
+        assert "no sign-off process" in caplog.text
+    finally:
+        stop.set()
+        other.join()
+        runtime.stop()

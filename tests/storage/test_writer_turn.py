@@ -102,3 +102,15 @@ def test_a_turn_held_elsewhere_past_the_busy_timeout_leaves_the_write_to_sqlite(
         assert time.monotonic() - began >= 0.3  # it did wait its turn first
     finally:
         os.close(fd)
+
+
+def test_a_lock_file_that_cannot_be_made_does_not_stop_writes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'odd.db'}"
+    (tmp_path / "odd.db-writer.lock").mkdir()  # the name is taken by a directory: open() fails
+    engine = make_engine(url)
+    with unit_of_work(engine) as session:
+        session.execute(text("CREATE TABLE mark (at TEXT)"))
+    with unit_of_work(engine) as session:
+        session.execute(text("INSERT INTO mark (at) VALUES ('still')"))
+    with unit_of_work(engine, write=False) as session:
+        assert session.execute(text("SELECT count(*) FROM mark")).scalar_one() == 1
