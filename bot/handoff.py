@@ -60,27 +60,32 @@ _LOCK_SECONDS = 0.5  # longest a reader waits for the shared counters
 T = TypeVar("T")
 
 
-def deferrable(body: str) -> bool:
-    """A reaction event or a click on "Sign off": requests whose HTTP answer is an empty 200."""
+def deferrable(body: str) -> str | None:
+    """The request kind ("event", "action") of a reaction or a click on "Sign off", else None.
+
+    Those are the requests whose HTTP answer is an empty 200; the kind is the label /metrics counts them by.
+    """
     if "reaction_" in body and body.lstrip().startswith("{"):
         envelope = _json_object(body)
         event = envelope.get("event")
-        return (
+        reaction = (
             envelope.get("type") == "event_callback"
             and isinstance(event, dict)
             and event.get("type") in _REACTIONS
         )
+        return "event" if reaction else None
     if ActionId.ITEM_SIGN_OFF.value in body and body.startswith("payload="):
         payload = _json_object((parse_qs(body).get("payload") or [""])[0])
         actions = payload.get("actions")
-        return (
+        sign_off = (
             payload.get("type") == "block_actions"
             and isinstance(actions, list)
             and len(actions) == 1
             and isinstance(actions[0], dict)
             and actions[0].get("action_id") == ActionId.ITEM_SIGN_OFF.value
         )
-    return False
+        return "action" if sign_off else None
+    return None
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -134,15 +139,17 @@ class SignOffProcess:
         self._process.start()
         return self
 
-    def take(self, body: str, query: str, headers: Mapping[str, str]) -> bool:
-        """Queue a signed reaction or sign-off click for the child; False leaves it to the caller."""
-        if self._stopped or not deferrable(body) or not self._alive():
-            return False
-        if not self._verifier.is_valid_request(body, dict(headers)):
-            return False  # Bolt answers 401 with its usual log line
+    def take(self, body: str, query: str, headers: Mapping[str, str]) -> str | None:
+        """Queue a signed reaction or sign-off click for the child; its kind, or None to leave it to Bolt."""
+        kind = None if self._stopped else deferrable(body)
+        if kind is None or not self._alive():
+            return None
+        plain = dict(headers)
+        if not self._verifier.is_valid_request(body, plain):
+            return None  # Bolt answers 401 with its usual log line
         self._handed += 1
-        self._queue.put((body, query, dict(headers)))
-        return True
+        self._queue.put((body, query, plain))
+        return kind
 
     def _alive(self) -> bool:
         if self._process.is_alive():
@@ -265,19 +272,16 @@ def _sign_off_main(runtime: Runtime, queue: Any, shared: _Shared, parent: int) -
         shared.publish_telemetry(runtime.telemetry.peer_report())
 
 
-def _report_loop(shared: _Shared, runtime: Any, taken: Callable[[], int], done: threading.Event) -> None:
-    services = runtime.services
-    sizes = [services.after_ack.backlog, services.notices.backlog, runtime.worker.backlog]
-    if runtime.home_worker is not None:
-        sizes.append(runtime.home_worker.backlog)
+def _report_loop(shared: _Shared, runtime: Runtime, taken: Callable[[], int], done: threading.Event) -> None:
+    telemetry = runtime.telemetry  # the child's own queues are watched there, as in any serve (bot/wiring.py)
     for beat in itertools.count():
         if done.wait(_REPORT_SECONDS):
             return
         # Taken first, then the queues: a request counted as taken has already put its work in them.
         count = taken()
-        shared.publish(count, sum(size() for size in sizes))
+        shared.publish(count, telemetry.backlog())
         if beat % _TELEMETRY_EVERY == 0:
-            shared.publish_telemetry(runtime.telemetry.peer_report())
+            shared.publish_telemetry(telemetry.peer_report())
 
 
 def _die_with_parent(parent: int) -> None:

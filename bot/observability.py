@@ -158,6 +158,10 @@ class Telemetry:
             self.registry.register(self._backlogs)
         self._backlogs.sizes[queue] = size
 
+    def backlog(self) -> int:
+        """All watched queues together: what this process still has to do."""
+        return sum(size() for size in self._backlogs.sizes.values()) if self._backlogs else 0
+
     def watch_peer(self, process: str, report: Callable[[], PeerReport | None]) -> None:
         """Add a helper process's Slack calls (labelled `process`) and Slack health to this process's."""
         self._peers[process] = report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
 from urllib.parse import urlencode
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.handoff import SignOffProcess, deferrable
+from bot.handoff import SignOffProcess, _read, deferrable
 from bot.runner import _fork_sign_offs
 from tests.runtimes import make_runtime
 
@@ -30,9 +31,9 @@ def _reaction(kind: str) -> dict:
 
 
 def test_reactions_and_a_sign_off_click_are_handed_over() -> None:
-    assert deferrable(_event(_reaction("reaction_added")))
-    assert deferrable(_event(_reaction("reaction_removed")))
-    assert deferrable(_click("item_sign_off"))
+    assert deferrable(_event(_reaction("reaction_added"))) == "event"
+    assert deferrable(_event(_reaction("reaction_removed"))) == "event"
+    assert deferrable(_click("item_sign_off")) == "action"
 
 
 def test_requests_whose_answer_carries_something_stay() -> None:
@@ -82,3 +83,24 @@ def test_the_sign_off_process_is_not_forked_while_another_thread_runs(emulator, 
         stop.set()
         other.join()
         runtime.stop()
+
+
+def test_a_shared_lock_held_too_long_gives_no_reading_instead_of_hanging_metrics() -> None:
+    # A child killed while publishing would hold the lock forever; /metrics and /healthz read under it.
+    counts = multiprocessing.get_context("fork").Array("q", 2)
+    assert _read(counts, lambda: (counts[0], counts[1])) == (0, 0)
+    held, done = threading.Event(), threading.Event()
+
+    def hold() -> None:  # another holder than the reading thread (the lock is re-entrant)
+        with counts.get_lock():
+            held.set()
+            done.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        assert _read(counts, lambda: (counts[0], counts[1])) is None
+    finally:
+        done.set()
+        holder.join()

@@ -209,3 +209,11 @@ def test_slack_failing_in_a_helper_process_shows_in_the_health_report() -> None:
     assert (report["status"], report["last_error"]) == ("failing", "chat.update: invalid_auth")
     mine.observe_slack_call("chat.postMessage", None, reachable=True)  # a later success, here
     assert mine.slack_report(datetime.now(UTC))["status"] == "ok"
+
+
+def test_the_backlog_of_a_process_is_the_sum_of_its_watched_queues() -> None:
+    telemetry = Telemetry()
+    assert telemetry.backlog() == 0
+    telemetry.watch_backlog("after_ack", lambda: 2)
+    telemetry.watch_backlog("cards", lambda: 3)
+    assert telemetry.backlog() == 5
