@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # HTTP mode: apply reactions and sign-off clicks in a second process (bot/handoff.py), so their work
     # never delays another request's acknowledgement. Off: they run on the request process's threads.
     sign_off_process: bool = True
+    # Slack requests that run at once in a process; the others queue in arrival order (bot/lanes.py).
+    # Unset: `request_lanes` picks what measured best for the database. Waiting on Slack frees a lane.
+    request_concurrency: int | None = Field(default=None, ge=1, le=64)
 
     @field_validator("admin_users", "sign_off_emoji", "block_emoji", mode="before")
     @classmethod
@@ -148,6 +151,14 @@ class Settings(BaseSettings):
         """Whether serve forks the sign-off process: HTTP mode only (Socket Mode acks over its socket), and
         only where processes fork (not on Windows)."""
         return self.sign_off_process and not self.socket_mode and hasattr(os, "fork")
+
+    @property
+    def request_lanes(self) -> int:
+        """REQUEST_CONCURRENCY, or 1 on SQLite and 2 on PostgreSQL, whose round trips a second lane overlaps
+        (bench/README.md, "Request lanes")."""
+        if self.request_concurrency is not None:
+            return self.request_concurrency
+        return 1 if self.database_url.startswith("sqlite") else 2
 
     @property
     def has_slack_credentials(self) -> bool:

@@ -6,6 +6,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import wraps
@@ -28,6 +29,7 @@ from slack_sdk.web import SlackResponse
 from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
+from bot.lanes import Lanes
 from bot.logsetup import log_context
 from bot.ports import Messenger, Posted
 from storage import delivery_repo
@@ -286,13 +288,16 @@ class DeliveryStates(Collector):
 class ObservedWebClient(WebClient):
     """A WebClient that counts every call and its errors and remembers whether Slack answered."""
 
-    def __init__(self, telemetry: Telemetry, **kwargs: Any) -> None:
+    def __init__(self, telemetry: Telemetry, *, lanes: Lanes | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.telemetry = telemetry
+        self.lanes = lanes
 
     def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
         try:
-            response = super().api_call(api_method, **kwargs)
+            # A request waiting on Slack lets another one run in its lane meanwhile (bot/lanes.py).
+            with self.lanes.stepped_out() if self.lanes is not None else nullcontext():
+                response = super().api_call(api_method, **kwargs)
         except SlackApiError as exc:
             status = exc.response.status_code if exc.response is not None else 0
             error = str((exc.response.get("error") if exc.response is not None else None) or f"http_{status}")
@@ -306,7 +311,7 @@ class ObservedWebClient(WebClient):
         return response
 
 
-def observe_listener_clients(app: App, telemetry: Telemetry) -> None:
+def observe_listener_clients(app: App, telemetry: Telemetry, lanes: Lanes | None = None) -> None:
     """Bolt hands listeners a fresh, plain WebClient per request; swap in an observed one (about 5 µs)."""
 
     @app.middleware
@@ -314,6 +319,7 @@ def observe_listener_clients(app: App, telemetry: Telemetry) -> None:
         plain = context.client
         context["client"] = ObservedWebClient(
             telemetry,
+            lanes=lanes,
             token=plain.token,
             base_url=plain.base_url,
             timeout=plain.timeout,
@@ -373,15 +379,18 @@ def observed_dispatch(app: App, request: BoltRequest, telemetry: Telemetry) -> B
 class ObservedSocketModeHandler(SocketModeHandler):
     """Socket Mode with the same request ids and metrics as HTTP mode."""
 
-    def __init__(self, app: App, app_token: str, telemetry: Telemetry) -> None:
+    def __init__(self, app: App, app_token: str, telemetry: Telemetry, lanes: Lanes | None = None) -> None:
         super().__init__(app, app_token)
         self._telemetry = telemetry
+        self._lanes = lanes
 
     def handle(self, client: Any, req: SocketModeRequest) -> None:  # type: ignore[override]
         started = time.time()
         # What Bolt's run_bolt_app does, with our dispatch in the middle.
         request = BoltRequest(mode="socket_mode", body=req.payload, headers=build_headers(req))
-        send_response(client, req, observed_dispatch(self.app, request, self._telemetry), started)
+        with self._lanes.held() if self._lanes is not None else nullcontext():
+            response = observed_dispatch(self.app, request, self._telemetry)
+        send_response(client, req, response, started)
 
 
 class ContextualMessenger:

@@ -128,7 +128,7 @@ def _wait_for_database(settings: Settings) -> None:
 def _http(runtime: Runtime, handoff: SignOffProcess | None) -> None:
     settings = runtime.settings
     config = uvicorn.Config(
-        create_web_app(runtime.bolt, runtime.engine, runtime.telemetry, handoff=handoff),
+        create_web_app(runtime.bolt, runtime.engine, runtime.telemetry, handoff=handoff, lanes=runtime.lanes),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
@@ -152,7 +152,7 @@ def _socket_mode(runtime: Runtime) -> None:
 
     assert runtime.settings.slack_app_token is not None
     handler = ObservedSocketModeHandler(
-        runtime.bolt, runtime.settings.slack_app_token.get_secret_value(), runtime.telemetry
+        runtime.bolt, runtime.settings.slack_app_token.get_secret_value(), runtime.telemetry, runtime.lanes
     )
     operator = _operator_endpoints(runtime)
     stop = threading.Event()
@@ -176,7 +176,9 @@ def _operator_endpoints(runtime: Runtime) -> uvicorn.Server:
     """GET /healthz and /metrics on HOST:PORT in Socket Mode, where Slack itself needs no HTTP server."""
     settings = runtime.settings
     config = uvicorn.Config(
-        create_web_app(runtime.bolt, runtime.engine, runtime.telemetry, slack_events=False),
+        create_web_app(
+            runtime.bolt, runtime.engine, runtime.telemetry, slack_events=False, lanes=runtime.lanes
+        ),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),

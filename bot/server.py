@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.handoff import SignOffProcess
+from bot.lanes import Lanes
 from bot.observability import Telemetry, check_health, observed_dispatch
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -25,8 +26,9 @@ def create_web_app(
     *,
     slack_events: bool = True,
     handoff: SignOffProcess | None = None,
+    lanes: Lanes,
 ) -> Starlette:
-    """An ASGI app; Bolt's sync dispatch runs on the thread pool so requests don't queue behind each other.
+    """An ASGI app; Bolt's sync dispatch runs on the request threads, in lanes (bot/lanes.py).
 
     `slack_events=False` serves only the operator endpoints (Socket Mode gets Slack's requests elsewhere).
     `handoff` takes reactions and sign-off clicks to the sign-off process (bot/handoff.py).
@@ -45,7 +47,7 @@ def create_web_app(
             query=request.url.query,
             headers={k: v for k, v in request.headers.items()},
         )
-        result = await run_in_threadpool(observed_dispatch, bolt_app, bolt_request, telemetry)
+        result = await lanes.run(observed_dispatch, bolt_app, bolt_request, telemetry)
         return Response(
             status_code=result.status,
             content=result.body,

@@ -16,6 +16,7 @@ from bot.card_worker import CardWorker
 from bot.config import Settings
 from bot.domain.checklists import TemplateLibrary, builtin_templates_dir
 from bot.home_worker import HomeWorker
+from bot.lanes import Lanes
 from bot.observability import ContextualMessenger, ObservedWebClient, Telemetry, observe_listener_clients
 from bot.ports import Clock, SystemClock
 from bot.scheduler import Ticker
@@ -65,6 +66,7 @@ class Runtime:
     bolt: App
     ticker: Ticker
     telemetry: Telemetry
+    lanes: Lanes  # how many Slack requests run at once (bot/lanes.py)
     home_worker: HomeWorker | None = None  # keeps App Home current
 
     def start(self, *, tick: bool = False) -> None:
@@ -85,6 +87,7 @@ class Runtime:
         self.services.after_ack.close()
         self.services.notices.close()
         self.services.reconciler.close()
+        self.lanes.close()  # after the workers: no request thread is left to use the database
         self.engine.dispose()
 
 
@@ -94,11 +97,15 @@ def make_bolt(
     client: WebClient,
     telemetry: Telemetry,
     *,
+    lanes: Lanes | None = None,
     verified_upstream: bool = False,
 ) -> App:
-    """The Bolt app with its listeners' Slack calls counted; `verified_upstream` as in `create_app`."""
+    """The Bolt app with its listeners' Slack calls counted; `verified_upstream` as in `create_app`.
+
+    `lanes`: the listeners' Slack calls step out of the request's lane while Slack answers.
+    """
     bolt = create_app(settings, services, client, verified_upstream=verified_upstream)
-    observe_listener_clients(bolt, telemetry)
+    observe_listener_clients(bolt, telemetry, lanes)
     return bolt
 
 
@@ -123,11 +130,13 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         upgrade(engine)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     telemetry = Telemetry(engine)
+    lanes = Lanes(settings.request_lanes)
     lookup_client = ObservedWebClient(
-        telemetry, token=token, base_url=settings.slack_api_url, timeout=_LOOKUP_TIMEOUT
+        telemetry, lanes=lanes, token=token, base_url=settings.slack_api_url, timeout=_LOOKUP_TIMEOUT
     )
     publish_client = ObservedWebClient(
         telemetry,
+        lanes=lanes,
         token=token,
         base_url=settings.slack_api_url,
         timeout=_PUBLISH_TIMEOUT,
@@ -205,7 +214,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     )
     # A person's approval or decision makes a send due now: it goes out without waiting for the next tick.
     announcements.kick = services.deliveries.kick
-    bolt = make_bolt(settings, services, lookup_client, telemetry)
+    bolt = make_bolt(settings, services, lookup_client, telemetry, lanes=lanes)
     # What was acknowledged but is still to be done: a queue that only grows means the process can't keep up.
     telemetry.watch_backlog("after_ack", services.after_ack.backlog)
     telemetry.watch_backlog("notices", services.notices.backlog)
@@ -226,5 +235,6 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         bolt=bolt,
         ticker=ticker,
         telemetry=telemetry,
+        lanes=lanes,
         home_worker=home_worker,
     )

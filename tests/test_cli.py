@@ -56,6 +56,8 @@ CREDS = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "secret"}
         ({**CREDS, "TEMPLATES_DIR": "/does/not/exist"}, "TEMPLATES_DIR"),
         ({**CREDS, "SLACK_APP_TOKEN": "xoxb-wrong-kind"}, "SLACK_APP_TOKEN"),
         ({**CREDS, "SIGN_OFF_PROCESS": "sometimes"}, "SIGN_OFF_PROCESS"),
+        ({**CREDS, "REQUEST_CONCURRENCY": "0"}, "REQUEST_CONCURRENCY"),
+        ({**CREDS, "REQUEST_CONCURRENCY": "many"}, "REQUEST_CONCURRENCY"),
     ],
 )
 def test_bad_settings_are_one_clear_line_and_exit_2(tmp_path: Path, env: dict[str, str], names: str) -> None:

@@ -251,7 +251,7 @@ class LocalSandbox:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         config = uvicorn.Config(
-            create_web_app(runtime.bolt, runtime.engine, runtime.telemetry),
+            create_web_app(runtime.bolt, runtime.engine, runtime.telemetry, lanes=runtime.lanes),
             log_level="warning",
             log_config=None,  # leave logging alone: the sandbox decides where logs go
             access_log=False,

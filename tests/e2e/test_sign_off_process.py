@@ -55,24 +55,6 @@ def _done(bot: BotProcess, position: int) -> bool:
     return "done (" in reply_text(bot.command(MAYA, f"log {position}"))
 
 
-@pytest.fixture
-def serve(emulator: SlackEmulator, database_url: str, tmp_path: Path):
-    """A serve process, started by the test with the settings it wants."""
-    started: list[BotProcess] = []
-
-    def start(**env: str) -> BotProcess:
-        process = BotProcess(emulator, database_url, tmp_path / f"serve-{len(started)}.log")
-        base = process.env
-        process.env = lambda: {**base(), **env}  # type: ignore[method-assign]
-        started.append(process.start())
-        return process
-
-    yield start
-    for process in started:
-        if process.proc is not None:
-            process.stop()
-
-
 def test_reactions_and_clicks_are_applied_by_a_lower_priority_child(serve, emulator: SlackEmulator) -> None:
     bot = serve()
     assert bot.proc is not None

@@ -75,7 +75,13 @@ def serve(
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    app = create_web_app(runtime.bolt, engine or runtime.engine, runtime.telemetry, slack_events=slack_events)
+    app = create_web_app(
+        runtime.bolt,
+        engine or runtime.engine,
+        runtime.telemetry,
+        slack_events=slack_events,
+        lanes=runtime.lanes,
+    )
     server = uvicorn.Server(
         uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", log_level="warning")
     )
