@@ -63,8 +63,10 @@ class Coalescer(ABC, Generic[Key]):
 
     # ---- the public surface ------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start the thread (idempotent)."""
+    def start(self, *, sweep: bool = True) -> None:
+        """Start the thread (idempotent); `sweep=False` runs only the keys it is asked for."""
+        if not sweep:
+            self._sweep_seconds = None
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
             self._thread.start()

@@ -245,7 +245,10 @@ def _sign_off_main(runtime: Runtime, queue: Any, shared: _Shared, parent: int) -
     bolt = make_bolt(
         runtime.settings, runtime.services, runtime.bolt.client, runtime.telemetry, verified_upstream=True
     )
-    runtime.start(tick=False)  # the request process ticks; this one only signs off
+    # The request process ticks and sweeps for unpublished cards; this one signs off and publishes what it
+    # changed. A sweep here would also claim cards it did not change, and a child killed mid-publish holds
+    # such a claim for its whole lease (60 s), stalling the card the request process would publish.
+    runtime.start(tick=False, sweep=False)
     taken = 0
     done = threading.Event()
     reporter = threading.Thread(

@@ -69,9 +69,13 @@ class Runtime:
     lanes: Lanes  # how many Slack requests run at once (bot/lanes.py)
     home_worker: HomeWorker | None = None  # keeps App Home current
 
-    def start(self, *, tick: bool = False) -> None:
-        """Start background work; `tick` adds the delivery ticker (serve ticks; the sandbox moves time)."""
-        self.worker.start()
+    def start(self, *, tick: bool = False, sweep: bool = True) -> None:
+        """Start background work; `tick` adds the delivery ticker (serve ticks; the sandbox moves time).
+
+        `sweep=False`: the card worker publishes only the releases this process changed, and leaves the
+        periodic search for other changes to another process (serve's sign-off process does).
+        """
+        self.worker.start(sweep=sweep)
         if self.home_worker is not None:
             self.home_worker.start()
         if tick:

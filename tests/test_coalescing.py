@@ -119,6 +119,21 @@ def test_the_sweep_runs_on_its_period_and_schedules_what_it_finds() -> None:
         worker.stop()
 
 
+def test_started_without_the_sweep_it_runs_only_what_it_is_asked_for() -> None:
+    """serve's sign-off process: it publishes the cards it changed and never claims others'."""
+    worker = Recorder(sweep_seconds=0.05)
+    worker.sweep_finds = ["left-behind"]
+    worker.start(sweep=False)
+    try:
+        worker.request("payments")
+        settle(lambda: worker.ran("payments"))
+        time.sleep(0.3)  # six sweep periods
+        assert worker.sweeps == 0
+        assert not worker.ran("left-behind")
+    finally:
+        worker.stop()
+
+
 def test_stop_returns_promptly_and_drops_what_is_pending() -> None:
     worker = Recorder()
     worker.start()
