@@ -146,6 +146,15 @@ class ViewCache:
         self.remember(release.id or 0, release.card_version, view)
         return view
 
+    def cached(self, release_id: int, version: int) -> ReleaseView | None:
+        """The view of the release at that version if it is in memory; nothing is read."""
+        key = (release_id, version)
+        with self._lock:
+            view = self._views.get(key)
+            if view is not None:
+                self._views.move_to_end(key)
+            return view
+
     def after_item_change(
         self,
         *,

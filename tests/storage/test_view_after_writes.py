@@ -119,6 +119,24 @@ def test_each_kind_of_item_change_leaves_the_view_the_database_holds(replicas) -
     assert item.owners == [ana] and item.signed_off_by is None and item.reason is None
 
 
+def test_status_of_the_channels_release_reads_its_version_and_nothing_else(replicas) -> None:
+    """The usual `/release status`: one release in the channel, its view cached at the version it has."""
+    rt, other = replicas
+    release_id = new_release(rt)
+    rt.services.releases.status(ctx(), None)
+    with Statements(rt) as statements:
+        shown = rt.services.releases.status(ctx(), None)
+    selects = [s for s in statements.seen if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1, selects
+    assert "card_version" in selects[0] and "release.name" not in selects[0]
+    assert shown == from_database(rt, release_id)
+    # Another replica's change moves the version: the cached view is not the answer any more.
+    other.services.items.assign(ctx(), None, ROLLBACK_PLAN, [Owner(OwnerKind.USER, BOB)])
+    shown = rt.services.releases.status(ctx(), None)
+    assert shown == from_database(rt, release_id)
+    assert next(i for i in shown.items if i.position == 7).owners == [Owner(OwnerKind.USER, BOB)]
+
+
 def test_every_owner_signatures_show_in_the_cached_view(replicas) -> None:
     rt, _ = replicas
     release_id = new_release(rt)
