@@ -152,6 +152,10 @@ class FileDrops(Protocol):
         """Run `make` off the ack path and upload its file; tell the person in `reply_channel` on failure."""
         ...
 
+    def backlog(self) -> int:
+        """Files asked for and not delivered or explained yet."""
+        ...
+
     def close(self) -> None:
         """Finish the files under way, then stop."""
         ...

@@ -224,6 +224,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     telemetry.watch_backlog("notices", services.notices.backlog)
     telemetry.watch_backlog("cards", worker.backlog)
     telemetry.watch_backlog("home", home_worker.backlog)
+    telemetry.watch_backlog("exports", services.exports.backlog)
     ticker = Ticker(telemetry.timed_tick(services.deliveries.run_due), seconds=settings.tick_seconds)
     if settings.retention_days:
         ticker.also(

@@ -476,13 +476,16 @@ class LocalSandbox:
         return False
 
     def _workers_idle(self) -> bool:
-        """The card and App Home workers, the after-acknowledgement pool and a kicked pass are done."""
+        """The card and App Home workers, the after-ack pool, exports and a kicked pass are done."""
         home = self.runtime.home_worker
         after_ack = getattr(self.runtime.services, "after_ack", None)
         deliveries = getattr(self.runtime.services, "deliveries", None)
+        exports = getattr(self.runtime.services, "exports", None)
         return (
             self.runtime.worker.idle()
             and (home is None or home.idle())
             and (after_ack is None or after_ack.idle())
             and (deliveries is None or not deliveries.kicking())
+            # Building a large file can outlast the quiet moment settle() waits for (seen on a loaded CI).
+            and (exports is None or exports.backlog() == 0)
         )

@@ -209,6 +209,10 @@ class ExportService(ServiceBase):
         """The export of a release by name, with no Slack context (the CLI)."""
         return self._exporter.export_by_name(name, fmt)
 
+    def backlog(self) -> int:
+        """Exports asked for in Slack and not delivered (or explained) yet."""
+        return self._files.backlog() if self._files is not None else 0
+
     def close(self) -> None:
         """Let the files under way finish (at shutdown)."""
         if self._files is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -23,12 +24,28 @@ class SlackFileDrops:
         self._client = client
         # One worker: exports are rare and can be large; one at a time bounds the memory they take.
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="uploads")
+        self._lock = threading.Lock()
+        self._unfinished = 0
 
     def send_dm(
         self, user_id: str, make: Callable[[], OutgoingFile], *, reply_channel: str
     ) -> Future[str | None]:
         """Make the file and upload it to the person's DM (its file id, or None: they were told why)."""
-        return self._pool.submit(self._deliver, user_id, make, reply_channel)
+        with self._lock:
+            self._unfinished += 1
+        future = self._pool.submit(self._deliver, user_id, make, reply_channel)
+        future.add_done_callback(self._finished)
+        return future
+
+    def backlog(self) -> int:
+        """Files asked for and not delivered (or explained) yet: a gauge in /metrics, and what the sandbox
+        waits for before it calls an action done."""
+        with self._lock:
+            return self._unfinished
+
+    def _finished(self, _future: Future[str | None]) -> None:
+        with self._lock:
+            self._unfinished -= 1
 
     def upload(self, user_id: str, file: OutgoingFile) -> str:
         """Upload one file to the bot's DM with the person; its Slack file id. Raises UploadFailed."""

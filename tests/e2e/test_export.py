@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC
 from typing import Any
@@ -23,11 +24,13 @@ from sqlmodel import col, select
 
 from bot.config import load_settings
 from bot.domain.export import ExportAudit, ExportItem, from_csv
+from bot.ports import OutgoingFile
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.local import LocalSandbox
 from bot.sandbox.terminal import Transcript, Viewer
 from bot.sandbox.workspace import Channel, Message, Workspace
 from bot.slack.directory import SlackDirectory
+from bot.slack.uploads import SlackFileDrops
 from storage.db import unit_of_work
 from storage.tables import AuditEvent, ChecklistItem, ItemOwner, Release
 
@@ -269,3 +272,27 @@ def test_channel_membership_is_read_across_pages_and_cached() -> None:
         assert directory.is_member(SECRET, "U00000449") and not directory.is_member(SECRET, ANA)
         assert len(emulator.calls_to("conversations.members")) == 3  # 200 + 200 + 51, then the cache
         assert not directory.is_member("CNOPE0000", ANA)  # a channel the bot can't see has no members
+
+
+def test_a_file_counts_as_unfinished_until_it_is_delivered() -> None:
+    """What the sandbox waits for before calling an export done, and the `exports` queue in /metrics."""
+    with SlackEmulator() as emulator:
+        drops = SlackFileDrops(WebClient(token=emulator.workspace.bot_token, base_url=emulator.api_url))
+        building = threading.Event()
+        release = threading.Event()
+
+        def make() -> OutgoingFile:
+            building.set()
+            release.wait(10)
+            return OutgoingFile("payments.csv", b"position,title\n", "Your export")
+
+        try:
+            assert drops.backlog() == 0
+            done = drops.send_dm(MAYA, make, reply_channel=RELEASES)
+            assert building.wait(10)
+            assert drops.backlog() == 1
+            release.set()
+            assert done.result(timeout=10) is not None
+            assert drops.backlog() == 0
+        finally:
+            drops.close()
