@@ -42,7 +42,6 @@ class Lanes:
     def __init__(self, count: int) -> None:
         if count < 1:
             raise ValueError("a process needs at least one request lane")
-        self.count = count
         self._lock = threading.Lock()
         self._free = count
         self._queue: deque[threading.Lock] = deque()  # one lock per waiter, released to hand it the lane

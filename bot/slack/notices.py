@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 from slack_sdk import WebClient
+
+from bot.slack.counted_pool import CountedPool
 
 log = logging.getLogger(__name__)
 
@@ -17,9 +18,7 @@ class Notices:
 
     def __init__(self, client: WebClient, *, workers: int = 2) -> None:
         self._client = client
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notices")
-        self._lock = threading.Lock()
-        self._pending = 0
+        self._pool = CountedPool(workers, "notices")
 
     def ephemeral(
         self,
@@ -50,28 +49,14 @@ class Notices:
 
     def close(self) -> None:
         """Send what is queued, then stop."""
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown()
 
     def backlog(self) -> int:
         """Messages queued or being sent (a gauge in /metrics)."""
-        with self._lock:
-            return self._pending
+        return self._pool.backlog()
 
     def _submit(self, method: str, **kwargs: Any) -> Future[None]:
-        with self._lock:
-            self._pending += 1
-        try:
-            future = self._pool.submit(self._send, method, **kwargs)
-        except RuntimeError:  # the pool is shut down: nothing was queued
-            with self._lock:
-                self._pending -= 1
-            raise
-        future.add_done_callback(self._sent)
-        return future
-
-    def _sent(self, _future: Future[None]) -> None:
-        with self._lock:
-            self._pending -= 1
+        return self._pool.submit(self._send, method, **kwargs)
 
     def _send(self, method: str, **kwargs: Any) -> None:
         args = {k: v for k, v in kwargs.items() if v is not None}

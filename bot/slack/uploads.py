@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.domain.errors import UserError
 from bot.ports import OutgoingFile, UploadFailed
+from bot.slack.counted_pool import CountedPool
 
 log = logging.getLogger(__name__)
 
@@ -23,29 +23,18 @@ class SlackFileDrops:
     def __init__(self, client: WebClient, *, workers: int = 1) -> None:
         self._client = client
         # One worker: exports are rare and can be large; one at a time bounds the memory they take.
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="uploads")
-        self._lock = threading.Lock()
-        self._unfinished = 0
+        self._pool = CountedPool(workers, "uploads")
 
     def send_dm(
         self, user_id: str, make: Callable[[], OutgoingFile], *, reply_channel: str
     ) -> Future[str | None]:
         """Make the file and upload it to the person's DM (its file id, or None: they were told why)."""
-        with self._lock:
-            self._unfinished += 1
-        future = self._pool.submit(self._deliver, user_id, make, reply_channel)
-        future.add_done_callback(self._finished)
-        return future
+        return self._pool.submit(self._deliver, user_id, make, reply_channel)
 
     def backlog(self) -> int:
         """Files asked for and not delivered (or explained) yet: a gauge in /metrics, and what the sandbox
         waits for before it calls an action done."""
-        with self._lock:
-            return self._unfinished
-
-    def _finished(self, _future: Future[str | None]) -> None:
-        with self._lock:
-            self._unfinished -= 1
+        return self._pool.backlog()
 
     def upload(self, user_id: str, file: OutgoingFile) -> str:
         """Upload one file to the bot's DM with the person; its Slack file id. Raises UploadFailed."""
@@ -68,7 +57,7 @@ class SlackFileDrops:
 
     def close(self) -> None:
         """Finish the uploads under way, then stop."""
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown()
 
     def _deliver(self, user_id: str, make: Callable[[], OutgoingFile], reply_channel: str) -> str | None:
         try:
