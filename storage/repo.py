@@ -6,11 +6,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, or_, update
+from sqlalchemy import Engine, bindparam, delete, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from storage.prepared_read import PreparedRead
 from storage.tables import (
     ACTIVE_STATES,
     AuditEvent,
@@ -44,7 +45,7 @@ _ACTIVE_IN_CHANNEL = (
 
 
 # The same releases as rows of (id, card_version): enough for a request that a cached view can answer.
-_ACTIVE_VERSIONS_IN_CHANNEL = (
+_ACTIVE_VERSIONS_IN_CHANNEL = PreparedRead(
     select(col(Release.id), col(Release.card_version))
     .where(
         Release.channel_id == bindparam("channel_id"),
@@ -54,10 +55,15 @@ _ACTIVE_VERSIONS_IN_CHANNEL = (
 )
 
 
-def active_release_versions_in_channel(*, session: Session, channel_id: str) -> list[tuple[int, int]]:
-    """(id, card_version) of what `active_releases_in_channel` returns, in its order; no ORM objects."""
-    rows = session.connection().execute(_ACTIVE_VERSIONS_IN_CHANNEL, {"channel_id": channel_id})
-    return [(release_id, version) for release_id, version in rows]
+def active_release_versions_in_channel(*, engine: Engine, channel_id: str) -> list[tuple[int, int]]:
+    """(id, card_version) of what `active_releases_in_channel` returns, in its order; no ORM objects.
+
+    Runs on its own, outside any transaction: see storage/prepared_read.py for why and when that is right.
+    """
+    return [
+        (release_id, version)
+        for release_id, version in _ACTIVE_VERSIONS_IN_CHANNEL.rows(engine, channel_id=channel_id)
+    ]
 
 
 def active_releases_in_channel(*, session: Session, channel_id: str) -> list[Release]:
