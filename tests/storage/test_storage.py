@@ -15,7 +15,7 @@ from sqlmodel import SQLModel
 from bot.services.views import ViewCache, load_release_view
 from storage import repo
 from storage.db import make_engine, unit_of_work
-from storage.migrate import current_revision, head_revision, upgrade
+from storage.migrate import HEAD_REVISION, current_revision, head_revision, upgrade
 from storage.tables import ChecklistItem, ItemOwner, Release
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -75,6 +75,33 @@ def test_migrations_reach_head_and_match_the_models(engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert diff == [], f"models and migrations disagree; add a migration: {diff}"
+
+
+def test_the_head_the_code_names_is_alembics_head() -> None:
+    """A new migration without HEAD_REVISION moved would let restarts skip it: this catches that."""
+    assert head_revision() == HEAD_REVISION
+
+
+def test_a_restart_at_head_asks_one_question_and_an_older_schema_still_migrates(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0007")
+        seen: list[str] = []
+
+        def record(_conn, _cursor, statement: str, *_rest) -> None:
+            seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            upgrade(engine)  # one revision behind: Alembic's path, which migrates
+            assert current_revision(engine) == HEAD_REVISION
+            seen.clear()
+            upgrade(engine)  # at head: one SELECT, Alembic not involved
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        assert [s for s in seen if not s.startswith("BEGIN")] == ["SELECT version_num FROM alembic_version"]
+    finally:
+        engine.dispose()
 
 
 def test_times_come_back_aware_utc(engine) -> None:
