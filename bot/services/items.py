@@ -251,8 +251,16 @@ class ItemService(ServiceBase):
                 self._audit(session, ctx, release, item, action.value, None, None, now, names)
                 repo.touch_items(session=session, item_ids=[item.id], now=now)
                 version = repo.touch_card(session=session, release_id=release.id, now=now)
+                # Owners are kept in the order they were added: new ones last, removed ones simply gone.
+                kept, gone = [(o.kind, o.slack_id) for o in current_rows], set(changed)
+                after = kept + changed if add else [o for o in kept if o not in gone]
                 view = self._deps.views.after_item_change(
-                    session=session, release=release, before=target.view, version=version, item_id=item.id
+                    session=session,
+                    release=release,
+                    before=target.view,
+                    version=version,
+                    item_id=item.id,
+                    owners=[Owner(OwnerKind(k), s) for k, s in after],
                 )
         if changed:
             self._deps.views.remember(release.id, version, view)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
@@ -164,6 +164,7 @@ class ViewCache:
         version: int | None,
         item_id: int,
         written: tuple[Mapping[str, object], tuple[str, ...]] | None = None,
+        owners: Sequence[Owner] | None = None,
     ) -> ReleaseView:
         """The view inside a transaction that changed one item and moved the card to `version`.
 
@@ -172,7 +173,8 @@ class ViewCache:
         read again; when someone else's change came in between, the whole release is. Call `remember` with
         the result once the transaction has committed, so the next request starts from it.
 
-        `written` is what a state change wrote to the item (its column values and its signatures now): then
+        `written` is what a state change wrote to the item (its column values and its signatures now), and
+        `owners` the item's owners after an owner change, in the order the database keeps them: with either,
         not even the item is read again, since nothing else about it changed.
         """
         if version is None or version != release.card_version + 1:
@@ -181,6 +183,11 @@ class ViewCache:
             patched = view_with_item_values(before, item_id, *written)
             if patched is not None:
                 return patched
+        if owners is not None:
+            listed = list(owners)
+            return replace(
+                before, items=[replace(i, owners=listed) if i.id == item_id else i for i in before.items]
+            )
         return view_with_item(session=session, before=before, item_id=item_id)
 
     def remember(self, release_id: int, version: int | None, view: ReleaseView) -> None:

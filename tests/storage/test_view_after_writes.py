@@ -119,6 +119,25 @@ def test_each_kind_of_item_change_leaves_the_view_the_database_holds(replicas) -
     assert item.owners == [ana] and item.signed_off_by is None and item.reason is None
 
 
+def test_owner_changes_keep_the_order_the_database_keeps(replicas) -> None:
+    """An owner change patches the cached view without reading the item: the order must still be the rows'."""
+    rt, _ = replicas
+    release_id = new_release(rt)
+    rt.services.releases.status(ctx(), None)
+    ana, bob, qa = Owner(OwnerKind.USER, ANA), Owner(OwnerKind.USER, BOB), Owner(OwnerKind.GROUP, "S0QA00001")
+    rt.services.items.assign(ctx(), None, ROLLBACK_PLAN, [bob])
+    rt.services.items.assign(ctx(), None, ROLLBACK_PLAN, [qa, ana, bob])  # bob already owns it
+    status_is_current(rt, release_id)
+    rt.services.items.unassign(
+        ctx(), None, ROLLBACK_PLAN, [qa, Owner(OwnerKind.USER, MAYA)]
+    )  # maya never did
+    status_is_current(rt, release_id)
+    rt.services.items.assign(ctx(), None, ROLLBACK_PLAN, [qa])
+    status_is_current(rt, release_id)
+    item = next(i for i in rt.services.releases.status(ctx(), None).items if str(i.position) == ROLLBACK_PLAN)
+    assert item.owners == [bob, ana, qa]
+
+
 def test_status_of_the_channels_release_reads_its_version_and_nothing_else(replicas) -> None:
     """The usual `/release status`: one release in the channel, its view cached at the version it has."""
     rt, other = replicas
