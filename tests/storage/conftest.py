@@ -4,11 +4,51 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from bot.ports import Clock
 from bot.sandbox.emulator import SlackEmulator
 from bot.wiring import Runtime
+from storage.db import make_engine
+from storage.migrate import upgrade
+from storage.tables import Release
 from tests.runtimes import make_runtime
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(database_url: str):
+    """A migrated engine on the test's database, disposed afterwards."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def release_row(
+    name: str = "Payments 2.4",
+    channel: str = "C1",
+    state: str = "planning",
+    *,
+    days: int = 9,
+    timezone: str = "Europe/Berlin",
+) -> Release:
+    """A release row launching `days` after NOW, not yet added to a session."""
+    return Release(
+        name=name,
+        name_key=name.casefold(),
+        channel_id=channel,
+        launch_at=NOW + timedelta(days=days),
+        timezone=timezone,
+        state=state,
+        template="go-live",
+        created_by="U1",
+        created_at=NOW,
+        updated_at=NOW,
+    )
 
 
 @contextmanager

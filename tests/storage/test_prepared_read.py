@@ -2,43 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import col, select
 
 from storage import repo
-from storage.db import make_engine, unit_of_work
-from storage.migrate import upgrade
+from storage.db import unit_of_work
 from storage.prepared_read import PreparedRead
 from storage.tables import Release
-
-NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(database_url: str):
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+from tests.storage.conftest import NOW, release_row
 
 
 def _add(engine, name: str, channel: str, state: str = "planning", days: int = 9) -> int:
-    release = Release(
-        name=name,
-        name_key=name.casefold(),
-        channel_id=channel,
-        launch_at=NOW + timedelta(days=days),
-        timezone="UTC",
-        state=state,
-        template="go-live",
-        created_by="U1",
-        created_at=NOW,
-        updated_at=NOW,
-    )
+    release = release_row(name, channel, state, days=days, timezone="UTC")
     with unit_of_work(engine) as session:
         repo.add_release(session=session, release=release, managers=["U1"], items=[])
         assert release.id is not None

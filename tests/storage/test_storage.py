@@ -17,31 +17,11 @@ from storage import repo
 from storage.db import make_engine, unit_of_work
 from storage.migrate import HEAD_REVISION, current_revision, head_revision, upgrade
 from storage.tables import ChecklistItem, ItemOwner, Release
-
-NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(database_url: str):
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+from tests.storage.conftest import NOW, release_row
 
 
 def _release(name: str = "Payments 2.4", channel: str = "C1", state: str = "planning") -> Release:
-    return Release(
-        name=name,
-        name_key=name.casefold(),
-        channel_id=channel,
-        launch_at=NOW + timedelta(days=9),
-        timezone="Europe/Berlin",
-        state=state,
-        template="go-live",
-        created_by="U1",
-        created_at=NOW,
-        updated_at=NOW,
-    )
+    return release_row(name, channel, state)
 
 
 def _items(n: int) -> list[ChecklistItem]:
