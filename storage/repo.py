@@ -60,10 +60,7 @@ def active_release_versions_in_channel(*, engine: Engine, channel_id: str) -> li
 
     Runs on its own, outside any transaction: see storage/prepared_read.py for why and when that is right.
     """
-    return [
-        (release_id, version)
-        for release_id, version in _ACTIVE_VERSIONS_IN_CHANNEL.rows(engine, channel_id=channel_id)
-    ]
+    return _ACTIVE_VERSIONS_IN_CHANNEL.rows(engine, channel_id=channel_id)
 
 
 def active_releases_in_channel(*, session: Session, channel_id: str) -> list[Release]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
@@ -86,8 +86,7 @@ def view_with_item(*, session: Session, before: ReleaseView, item_id: int) -> Re
     owners = repo.owners_of_item(session=session, item_id=item_id)
     signed = tuple(repo.signoffs_of(session=session, item_id=item_id))
     fresh = item_view(row, owners, signed)
-    items = [fresh if i.id == item_id else i for i in before.items]
-    return replace(before, items=items)
+    return _with_item(before, item_id, lambda _old: fresh)
 
 
 # Item columns a state change writes that the read model shows, under the same names.
@@ -107,10 +106,12 @@ def view_with_item_values(
     if "state" in shown:
         shown["state"] = ItemState(shown["state"])
 
-    def changed(item: ItemView) -> ItemView:
-        return replace(item, **shown, signed=signed)  # type: ignore[arg-type]
+    return _with_item(before, item_id, lambda item: replace(item, **shown, signed=signed))  # type: ignore[arg-type]
 
-    return replace(before, items=[changed(i) if i.id == item_id else i for i in before.items])
+
+def _with_item(before: ReleaseView, item_id: int, change: Callable[[ItemView], ItemView]) -> ReleaseView:
+    """`before` with the one item of that id replaced by `change(item)`; every other item as it was."""
+    return replace(before, items=[change(i) if i.id == item_id else i for i in before.items])
 
 
 def load_release_view_by_id(*, session: Session, release_id: int) -> ReleaseView:
@@ -185,9 +186,7 @@ class ViewCache:
                 return patched
         if owners is not None:
             listed = list(owners)
-            return replace(
-                before, items=[replace(i, owners=listed) if i.id == item_id else i for i in before.items]
-            )
+            return _with_item(before, item_id, lambda item: replace(item, owners=listed))
         return view_with_item(session=session, before=before, item_id=item_id)
 
     def remember(self, release_id: int, version: int | None, view: ReleaseView) -> None:
