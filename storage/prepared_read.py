@@ -11,6 +11,8 @@ the transaction out. Anything that reads twice wants `storage.db.unit_of_work`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Dialect, Engine
@@ -23,11 +25,13 @@ class PreparedRead:
 
     def __init__(self, statement: Select[Any]) -> None:
         self._statement = statement
-        self._compiled: dict[str, Any] = {}  # dialect name -> SQLCompiler
+        self._prepared: dict[str, _Prepared] = {}  # dialect name -> compiled statement
 
     def rows(self, engine: Engine, **params: Any) -> list[tuple[Any, ...]]:
-        """All rows, as the driver returns them (plain values: keep to columns that need no conversion)."""
-        compiled = self._compile(engine.dialect)
+        """All rows, each value converted as SQLAlchemy would (dates, booleans); parameters go to the driver
+        as given, so keep them to plain strings and numbers."""
+        prepared = self._prepare(engine.dialect)
+        compiled = prepared.compiled
         values = compiled.construct_params(params)  # the statement's own literals are parameters too
         args: Any = tuple(values[name] for name in compiled.positiontup) if compiled.positional else values
         with engine.connect() as conn:
@@ -40,7 +44,7 @@ class PreparedRead:
                 # Statement counters (bench/sql_count.py, tests) listen here; keep this read visible to them.
                 conn.dispatch.before_cursor_execute(conn, cursor, compiled.string, args, None, False)
                 cursor.execute(compiled.string, args)
-                return [tuple(row) for row in cursor.fetchall()]
+                fetched = cursor.fetchall()
             except engine.dialect.loaded_dbapi.Error as exc:
                 # The same exception types the rest of the code sees from SQLAlchemy.
                 raise DBAPIError.instance(
@@ -48,9 +52,32 @@ class PreparedRead:
                 ) from exc
             finally:
                 cursor.close()
+        if prepared.processors is None:
+            return [tuple(row) for row in fetched]
+        processors = prepared.processors
+        return [
+            tuple(value if fn is None else fn(value) for value, fn in zip(row, processors, strict=True))
+            for row in fetched
+        ]
 
-    def _compile(self, dialect: Dialect) -> Any:
-        compiled = self._compiled.get(dialect.name)
-        if compiled is None:
-            compiled = self._compiled[dialect.name] = self._statement.compile(dialect=dialect)
-        return compiled
+    def _prepare(self, dialect: Dialect) -> _Prepared:
+        prepared = self._prepared.get(dialect.name)
+        if prepared is None:
+            compiled = self._statement.compile(dialect=dialect)
+            # The per-column conversions SQLAlchemy's own results apply: SQLite hands back dates as text
+            # and booleans as integers, and a TypeDecorator (storage/types.py) adds its own step on top.
+            processors = tuple(
+                column.type._cached_result_processor(dialect, None)
+                for column in compiled._result_columns  # type: ignore[attr-defined]
+            )
+            needed = processors if any(fn is not None for fn in processors) else None
+            prepared = self._prepared[dialect.name] = _Prepared(compiled, needed)
+        return prepared
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A statement compiled for one dialect, with each result column's conversion (None: none needed)."""
+
+    compiled: Any  # SQLCompiler
+    processors: tuple[Callable[[Any], Any] | None, ...] | None

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, bindparam, delete, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, select
 
 from storage.prepared_read import PreparedRead
@@ -122,10 +124,14 @@ def owners_of(*, session: Session, release_id: int) -> dict[int, list[ItemOwner]
     return owners
 
 
+_OWNERS_OF_ITEM = (
+    select(ItemOwner).where(ItemOwner.item_id == bindparam("item_id")).order_by(col(ItemOwner.id))
+)
+
+
 def owners_of_item(*, session: Session, item_id: int) -> list[ItemOwner]:
     """Owners of one item, in the order they were added."""
-    stmt = select(ItemOwner).where(ItemOwner.item_id == item_id).order_by(col(ItemOwner.id))
-    return list(session.exec(stmt))
+    return list(session.exec(_OWNERS_OF_ITEM, params={"item_id": item_id}))
 
 
 def roles_of(*, session: Session, release_id: int, role: str = MANAGER) -> list[str]:
@@ -164,17 +170,49 @@ def add_owners(*, session: Session, item_id: int, owners: Iterable[tuple[str, st
     session.flush()
 
 
+_REMOVE_OWNER = (
+    delete(ItemOwner)
+    .where(
+        col(ItemOwner.item_id) == bindparam("item_id"),
+        col(ItemOwner.kind) == bindparam("kind"),
+        col(ItemOwner.slack_id) == bindparam("slack_id"),
+    )
+    .execution_options(synchronize_session=False)  # built once: see _TOUCH_CARD for why, and below
+)
+
+
 def remove_owners(*, session: Session, item_id: int, owners: Iterable[tuple[str, str]]) -> int:
     """Detach owners from an item; returns how many were removed."""
+    gone = set(owners)
     removed = 0
-    for kind, slack_id in owners:
-        result = session.exec(  # type: ignore[call-overload]
-            delete(ItemOwner).where(
-                col(ItemOwner.item_id) == item_id, ItemOwner.kind == kind, ItemOwner.slack_id == slack_id
-            )
-        )
-        removed += result.rowcount or 0
+    for kind, slack_id in gone:
+        params = {"item_id": item_id, "kind": kind, "slack_id": slack_id}
+        removed += session.exec(_REMOVE_OWNER, params=params).rowcount or 0  # type: ignore[call-overload]
+    # As the ORM's own synchronisation would: rows this session loaded and that are now deleted leave it.
+    for loaded in [o for o in session.identity_map.values() if isinstance(o, ItemOwner)]:
+        if loaded.item_id == item_id and (loaded.kind, loaded.slack_id) in gone:
+            session.expunge(loaded)
     return removed
+
+
+# Every item change runs these two, so they are built once (see _ACTIVE_IN_CHANNEL). A statement built once
+# carries its values as parameters given at execution, which the ORM's "evaluate" synchronisation cannot
+# see: it would match no loaded object and silently leave stale attributes behind. So it is switched off
+# and _refresh_loaded does the same job for the one row each statement touches.
+_TOUCH_CARD = (
+    update(Release)
+    .where(col(Release.id) == bindparam("release_id"))
+    .values(card_version=Release.card_version + 1, updated_at=bindparam("now"))
+    .returning(Release.card_version)
+    .execution_options(synchronize_session=False)
+)
+_TOUCH_ITEM = (
+    update(ChecklistItem)
+    .where(col(ChecklistItem.id) == bindparam("item_id"))
+    .values(version=ChecklistItem.version + 1, updated_at=bindparam("now"))
+    .returning(ChecklistItem.version)
+    .execution_options(synchronize_session=False)
+)
 
 
 def touch_card(*, session: Session, release_id: int, now: datetime) -> int | None:
@@ -183,24 +221,39 @@ def touch_card(*, session: Session, release_id: int, now: datetime) -> int | Non
     None when the release no longer exists. The version lets a writer tell whether its change was the only
     one since it read the release (bot/services/views.py, ViewCache.after_item_change).
     """
-    result = session.exec(  # type: ignore[call-overload]
-        update(Release)
-        .where(col(Release.id) == release_id)
-        .values(card_version=Release.card_version + 1, updated_at=now)
-        .returning(Release.card_version)
-    )
-    return result.scalar_one_or_none()
+    version = session.exec(  # type: ignore[call-overload]
+        _TOUCH_CARD, params={"release_id": release_id, "now": now}
+    ).scalar_one_or_none()
+    if version is not None:
+        _refresh_loaded(session, Release, release_id, card_version=version, updated_at=now)
+    return version
 
 
 def touch_items(*, session: Session, item_ids: Iterable[int], now: datetime) -> None:
-    """Mark items' thread replies as changed so the syncer republishes them."""
-    ids = list(item_ids)
-    if ids:
+    """Mark items' thread replies as changed so the syncer republishes them; one statement however many."""
+    ids = list(dict.fromkeys(item_ids))
+    if len(ids) == 1:
+        version = session.exec(  # type: ignore[call-overload]
+            _TOUCH_ITEM, params={"item_id": ids[0], "now": now}
+        ).scalar_one_or_none()
+        if version is not None:
+            _refresh_loaded(session, ChecklistItem, ids[0], version=version, updated_at=now)
+    elif ids:
         session.exec(  # type: ignore[call-overload]
             update(ChecklistItem)
             .where(col(ChecklistItem.id).in_(ids))
             .values(version=ChecklistItem.version + 1, updated_at=now)
         )
+
+
+def _refresh_loaded(
+    session: Session, table: type[Release | ChecklistItem], key: int, **values: object
+) -> None:
+    """Give a row this session already loaded the values just written, as the database now holds them."""
+    loaded = session.identity_map.get(identity_key(table, key))
+    if loaded is not None:
+        for name, value in values.items():
+            set_committed_value(loaded, name, value)
 
 
 def add_audit(*, session: Session, event: AuditEvent) -> None:
@@ -219,9 +272,19 @@ def recent_audit(
     return list(session.exec(stmt))
 
 
-def get_person(*, session: Session, slack_id: str) -> Person | None:
-    """A cached Slack user, if seen before."""
-    return session.get(Person, slack_id)
+_PERSON_COLUMNS = ("slack_id", "name", "tz", "deleted", "is_bot", "fetched_at")
+# Every assignment checks each new owner here, and most other requests look someone's time zone up.
+_PERSON = PreparedRead(
+    select(*(getattr(Person, name) for name in _PERSON_COLUMNS)).where(
+        Person.slack_id == bindparam("slack_id")
+    )
+)
+
+
+def cached_person(*, engine: Engine, slack_id: str) -> Person | None:
+    """A cached Slack user, if seen before; read on its own, outside any transaction (a detached copy)."""
+    rows = _PERSON.rows(engine, slack_id=slack_id)
+    return Person(**dict(zip(_PERSON_COLUMNS, rows[0], strict=True))) if rows else None
 
 
 def save_person(*, session: Session, person: Person) -> Person:
@@ -351,14 +414,23 @@ def item_by_message(*, session: Session, channel_id: str, ts: str) -> tuple[Rele
     return (row[0], row[1]) if row else None
 
 
+# Built once: the item every command, click and reaction about one item starts from (see _ACTIVE_IN_CHANNEL).
+_ITEM = select(ChecklistItem).where(ChecklistItem.id == bindparam("item_id"))
+_ITEM_WITH_RELEASE = (
+    select(Release, ChecklistItem)
+    .join(ChecklistItem, col(ChecklistItem.release_id) == col(Release.id))
+    .where(ChecklistItem.id == bindparam("item_id"))
+)
+
+
+def get_item(*, session: Session, item_id: int) -> ChecklistItem | None:
+    """An item by id."""
+    return session.exec(_ITEM, params={"item_id": item_id}).first()
+
+
 def item_with_release(*, session: Session, item_id: int) -> tuple[Release, ChecklistItem] | None:
     """An item by id, with its release."""
-    stmt = (
-        select(Release, ChecklistItem)
-        .join(ChecklistItem, col(ChecklistItem.release_id) == col(Release.id))
-        .where(ChecklistItem.id == item_id)
-    )
-    row = session.exec(stmt).first()
+    row = session.exec(_ITEM_WITH_RELEASE, params={"item_id": item_id}).first()
     return (row[0], row[1]) if row else None
 
 

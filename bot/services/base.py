@@ -83,7 +83,7 @@ class ServiceBase:
             return Target(release, view)
         chosen = resolve_item(item_ref, view.items, release_name=release.name)
         # The view (often cached) named the item; only its own row and owners are read, whatever the size.
-        row = session.get(ChecklistItem, chosen.id)
+        row = repo.get_item(session=session, item_id=chosen.id)
         if row is None:
             raise Conflict("That item changed while you were asking; please try again.")
         return Target(release, view, row, repo.owners_of_item(session=session, item_id=row.id or 0))

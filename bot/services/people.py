@@ -28,8 +28,7 @@ class People:
     def get(self, user_id: str) -> Person | None:
         """A person, refreshed from Slack when missing or stale; None when Slack does not know them."""
         now = self._clock.now()
-        with unit_of_work(self._engine, write=False) as session:
-            cached = repo.get_person(session=session, slack_id=user_id)
+        cached = repo.cached_person(engine=self._engine, slack_id=user_id)
         if cached is not None and now - cached.fetched_at < CACHE_TTL:
             return cached
         found = self._directory.user(user_id)

@@ -16,7 +16,7 @@ from bot.services.views import ViewCache, load_release_view
 from storage import repo
 from storage.db import make_engine, unit_of_work
 from storage.migrate import HEAD_REVISION, current_revision, head_revision, upgrade
-from storage.tables import ChecklistItem, ItemOwner, Release
+from storage.tables import ChecklistItem, ItemOwner, Person, Release
 from tests.storage.conftest import NOW, release_row
 
 
@@ -140,6 +140,63 @@ def test_owners_are_grouped_per_item(engine) -> None:
     with pytest.raises(IntegrityError), unit_of_work(engine) as session:
         session.add(ItemOwner(item_id=items[2].id or 0, kind="user", slack_id="U3"))
         session.flush()
+
+
+def test_a_touch_refreshes_the_rows_the_session_already_holds(engine) -> None:
+    """The touches are built once and skip the ORM's own synchronisation; what they write still shows."""
+    release_id = _create(engine, n_items=3)
+    with unit_of_work(engine) as session:
+        release = repo.get_release(session=session, release_id=release_id)
+        first, second, _third = repo.items_of(session=session, release_id=release_id)
+        assert release is not None and first.id is not None and second.id is not None
+        version, item_version = release.card_version, first.version
+        later = NOW + timedelta(minutes=5)
+        assert repo.touch_card(session=session, release_id=release_id, now=later) == version + 1
+        repo.touch_items(session=session, item_ids=[first.id], now=later)
+        assert (release.card_version, release.updated_at) == (version + 1, later)
+        assert (first.version, first.updated_at) == (item_version + 1, later)
+        repo.touch_items(session=session, item_ids=[first.id, second.id], now=later)  # one statement for many
+        assert first.version == item_version + 2
+        assert not session.dirty  # refreshed as the database holds them, not changes waiting to be written
+        assert repo.touch_card(session=session, release_id=release_id + 99, now=later) is None
+    with unit_of_work(engine, write=False) as session:
+        stored = repo.get_release(session=session, release_id=release_id)
+        assert stored is not None and stored.card_version == version + 1
+        assert [i.version for i in repo.items_of(session=session, release_id=release_id)] == [
+            item_version + 2,
+            item_version + 1,
+            item_version,
+        ]
+
+
+def test_removed_owners_leave_the_session(engine) -> None:
+    release_id = _create(engine, n_items=1)
+    with unit_of_work(engine) as session:
+        (item,) = repo.items_of(session=session, release_id=release_id)
+        assert item.id is not None
+        repo.add_owners(session=session, item_id=item.id, owners=[("user", "U2"), ("user", "U3")])
+    with unit_of_work(engine) as session:
+        two, three = repo.owners_of_item(session=session, item_id=item.id)
+        assert (
+            repo.remove_owners(session=session, item_id=item.id, owners=[("user", "U2"), ("user", "U9")]) == 1
+        )
+        assert two not in session and three in session
+        assert [o.slack_id for o in repo.owners_of_item(session=session, item_id=item.id)] == ["U3"]
+
+
+def test_a_cached_person_comes_back_as_it_was_stored(engine) -> None:
+    """Read outside a transaction, converted as the ORM converts: aware times, real booleans."""
+    assert repo.cached_person(engine=engine, slack_id="U404") is None
+    with unit_of_work(engine) as session:
+        repo.save_person(
+            session=session,
+            person=Person(slack_id="U1", name="Ana", tz="Europe/Lisbon", deleted=True, fetched_at=NOW),
+        )
+    person = repo.cached_person(engine=engine, slack_id="U1")
+    assert person is not None
+    assert (person.slack_id, person.name, person.tz, person.fetched_at) == ("U1", "Ana", "Europe/Lisbon", NOW)
+    assert person.fetched_at.utcoffset() == timedelta(0)
+    assert person.deleted is True and person.is_bot is False
 
 
 def test_concurrent_read_modify_write_loses_nothing(engine) -> None:
