@@ -183,7 +183,7 @@ _REMOVE_OWNER = (
 
 def remove_owners(*, session: Session, item_id: int, owners: Iterable[tuple[str, str]]) -> int:
     """Detach owners from an item; returns how many were removed."""
-    gone = set(owners)
+    gone = sorted(set(owners))  # one order for every caller: concurrent removals lock rows alike
     removed = 0
     for kind, slack_id in gone:
         params = {"item_id": item_id, "kind": kind, "slack_id": slack_id}
