@@ -4,7 +4,8 @@ Under load every call into the database lets another thread take the interpreter
 the request and the driver runs again when the request gets it back. For the hottest read of all
 (`/release status` asking which version of the channel's release is current) BEGIN, ROLLBACK and
 SQLAlchemy's result machinery cost more than the read: at 20 clients this path serves 30 % more status
-requests per second than a unit of work does (bench/README.md, "One statement, no transaction").
+requests per second than a unit of work does (bench/README.md, "One statement, no transaction"). The
+person check every new owner goes through reads this way too.
 A single SELECT is a consistent read on its own in SQLite and in PostgreSQL, so nothing is lost by leaving
 the transaction out. Anything that reads twice wants `storage.db.unit_of_work`.
 """

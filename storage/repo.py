@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, bindparam, delete, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -177,7 +178,7 @@ _REMOVE_OWNER = (
         col(ItemOwner.kind) == bindparam("kind"),
         col(ItemOwner.slack_id) == bindparam("slack_id"),
     )
-    .execution_options(synchronize_session=False)  # built once: see _TOUCH_CARD for why, and below
+    .execution_options(synchronize_session=False)  # built once: see _version_bump for why, and below
 )
 
 
@@ -195,24 +196,35 @@ def remove_owners(*, session: Session, item_id: int, owners: Iterable[tuple[str,
     return removed
 
 
-# Every item change runs these two, so they are built once (see _ACTIVE_IN_CHANNEL). A statement built once
-# carries its values as parameters given at execution, which the ORM's "evaluate" synchronisation cannot
-# see: it would match no loaded object and silently leave stale attributes behind. So it is switched off
-# and _refresh_loaded does the same job for the one row each statement touches.
-_TOUCH_CARD = (
-    update(Release)
-    .where(col(Release.id) == bindparam("release_id"))
-    .values(card_version=Release.card_version + 1, updated_at=bindparam("now"))
-    .returning(Release.card_version)
-    .execution_options(synchronize_session=False)
-)
-_TOUCH_ITEM = (
-    update(ChecklistItem)
-    .where(col(ChecklistItem.id) == bindparam("item_id"))
-    .values(version=ChecklistItem.version + 1, updated_at=bindparam("now"))
-    .returning(ChecklistItem.version)
-    .execution_options(synchronize_session=False)
-)
+# Every item change bumps one of these, so the statements are built once (see _ACTIVE_IN_CHANNEL). A
+# statement built once carries its values as parameters given at execution, which the ORM's "evaluate"
+# synchronisation cannot see: it would match no loaded object and silently leave a stale version behind
+# (ViewCache.load keys views by the loaded Release's card_version). So it is switched off, and _bump does
+# the same job for the one row each statement touches.
+def _version_bump(table: type[Release | ChecklistItem], version: str) -> Any:
+    """UPDATE <table> SET <version> = <version> + 1, updated_at = :now WHERE id = :row_id RETURNING it."""
+    return (
+        update(table)
+        .where(col(table.id) == bindparam("row_id"))
+        .values({version: getattr(table, version) + 1, "updated_at": bindparam("now")})
+        .returning(getattr(table, version))
+        .execution_options(synchronize_session=False)
+    )
+
+
+_BUMPS = {Release: "card_version", ChecklistItem: "version"}
+_BUMP_STATEMENTS = {table: _version_bump(table, version) for table, version in _BUMPS.items()}
+
+
+def _bump(session: Session, table: type[Release | ChecklistItem], key: int, now: datetime) -> int | None:
+    """Bump one row's version; a copy of the row this session already holds gets the new values too."""
+    statement = _BUMP_STATEMENTS[table]
+    version = session.exec(statement, params={"row_id": key, "now": now}).scalar_one_or_none()  # type: ignore[call-overload]
+    loaded = session.identity_map.get(identity_key(table, key)) if version is not None else None
+    if loaded is not None:
+        set_committed_value(loaded, _BUMPS[table], version)  # as the database now holds them, not as changes
+        set_committed_value(loaded, "updated_at", now)
+    return version
 
 
 def touch_card(*, session: Session, release_id: int, now: datetime) -> int | None:
@@ -221,39 +233,20 @@ def touch_card(*, session: Session, release_id: int, now: datetime) -> int | Non
     None when the release no longer exists. The version lets a writer tell whether its change was the only
     one since it read the release (bot/services/views.py, ViewCache.after_item_change).
     """
-    version = session.exec(  # type: ignore[call-overload]
-        _TOUCH_CARD, params={"release_id": release_id, "now": now}
-    ).scalar_one_or_none()
-    if version is not None:
-        _refresh_loaded(session, Release, release_id, card_version=version, updated_at=now)
-    return version
+    return _bump(session, Release, release_id, now)
 
 
 def touch_items(*, session: Session, item_ids: Iterable[int], now: datetime) -> None:
     """Mark items' thread replies as changed so the syncer republishes them; one statement however many."""
     ids = list(dict.fromkeys(item_ids))
     if len(ids) == 1:
-        version = session.exec(  # type: ignore[call-overload]
-            _TOUCH_ITEM, params={"item_id": ids[0], "now": now}
-        ).scalar_one_or_none()
-        if version is not None:
-            _refresh_loaded(session, ChecklistItem, ids[0], version=version, updated_at=now)
+        _bump(session, ChecklistItem, ids[0], now)
     elif ids:
         session.exec(  # type: ignore[call-overload]
             update(ChecklistItem)
             .where(col(ChecklistItem.id).in_(ids))
             .values(version=ChecklistItem.version + 1, updated_at=now)
         )
-
-
-def _refresh_loaded(
-    session: Session, table: type[Release | ChecklistItem], key: int, **values: object
-) -> None:
-    """Give a row this session already loaded the values just written, as the database now holds them."""
-    loaded = session.identity_map.get(identity_key(table, key))
-    if loaded is not None:
-        for name, value in values.items():
-            set_committed_value(loaded, name, value)
 
 
 def add_audit(*, session: Session, event: AuditEvent) -> None:
