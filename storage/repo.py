@@ -417,8 +417,9 @@ _ITEM_WITH_RELEASE = (
 
 
 def get_item(*, session: Session, item_id: int) -> ChecklistItem | None:
-    """An item by id."""
-    return session.exec(_ITEM, params={"item_id": item_id}).first()
+    """An item by id: the copy this session holds if any (a release view was just read), else one SELECT."""
+    loaded = session.identity_map.get(identity_key(ChecklistItem, item_id))
+    return loaded if loaded is not None else session.exec(_ITEM, params={"item_id": item_id}).first()
 
 
 def item_with_release(*, session: Session, item_id: int) -> tuple[Release, ChecklistItem] | None:

@@ -169,6 +169,24 @@ def test_a_touch_refreshes_the_rows_the_session_already_holds(engine) -> None:
         ]
 
 
+def test_an_item_the_session_holds_is_not_read_again(engine) -> None:
+    release_id = _create(engine, n_items=2)
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    with unit_of_work(engine, write=False) as session:
+        first, _second = repo.items_of(session=session, release_id=release_id)
+        assert first.id is not None
+        seen.clear()
+        assert repo.get_item(session=session, item_id=first.id) is first
+        assert seen == []
+    with unit_of_work(engine, write=False) as session:
+        seen.clear()
+        item = repo.get_item(session=session, item_id=first.id)
+        assert item is not None and item.title == first.title
+        assert [st.split()[0] for st in seen if st != "BEGIN"] == ["SELECT"]  # SQLite counts its BEGIN
+        assert repo.get_item(session=session, item_id=first.id + 99) is None
+
+
 def test_removed_owners_leave_the_session(engine) -> None:
     release_id = _create(engine, n_items=1)
     with unit_of_work(engine) as session:
