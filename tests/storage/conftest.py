@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Engine, event
 
 from bot.ports import Clock
 from bot.sandbox.emulator import SlackEmulator
@@ -49,6 +50,21 @@ def release_row(
         created_at=NOW,
         updated_at=NOW,
     )
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """Every statement sent to the database while the block runs, in order (SQLite's BEGIN included)."""
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement: str, *_rest) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 @contextmanager

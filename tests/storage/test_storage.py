@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
@@ -17,7 +16,7 @@ from storage import repo
 from storage.db import make_engine, unit_of_work
 from storage.migrate import HEAD_REVISION, current_revision, head_revision, upgrade
 from storage.tables import ChecklistItem, ItemOwner, Person, Release
-from tests.storage.conftest import NOW, release_row
+from tests.storage.conftest import NOW, release_row, statements
 
 
 def _release(name: str = "Payments 2.4", channel: str = "C1", state: str = "planning") -> Release:
@@ -66,19 +65,11 @@ def test_a_restart_at_head_asks_one_question_and_an_older_schema_still_migrates(
     engine = make_engine(database_url)
     try:
         upgrade(engine, "0007")
-        seen: list[str] = []
-
-        def record(_conn, _cursor, statement: str, *_rest) -> None:
-            seen.append(statement)
-
-        event.listen(engine, "before_cursor_execute", record)
-        try:
+        with statements(engine) as seen:
             upgrade(engine)  # one revision behind: Alembic's path, which migrates
             assert current_revision(engine) == HEAD_REVISION
             seen.clear()
             upgrade(engine)  # at head: one SELECT, Alembic not involved
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
         assert [s for s in seen if not s.startswith("BEGIN")] == ["SELECT version_num FROM alembic_version"]
     finally:
         engine.dispose()
@@ -171,16 +162,13 @@ def test_a_touch_refreshes_the_rows_the_session_already_holds(engine) -> None:
 
 def test_an_item_the_session_holds_is_not_read_again(engine) -> None:
     release_id = _create(engine, n_items=2)
-    seen: list[str] = []
-    event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
-    with unit_of_work(engine, write=False) as session:
+    with statements(engine) as seen, unit_of_work(engine, write=False) as session:
         first, _second = repo.items_of(session=session, release_id=release_id)
         assert first.id is not None
         seen.clear()
         assert repo.get_item(session=session, item_id=first.id) is first
         assert seen == []
-    with unit_of_work(engine, write=False) as session:
-        seen.clear()
+    with statements(engine) as seen, unit_of_work(engine, write=False) as session:
         item = repo.get_item(session=session, item_id=first.id)
         assert item is not None and item.title == first.title
         assert [st.split()[0] for st in seen if st != "BEGIN"] == ["SELECT"]  # SQLite counts its BEGIN
@@ -254,18 +242,9 @@ def test_card_claim_is_exclusive_until_the_lease_expires(engine) -> None:
 
 
 def _count_statements(engine, fn) -> int:
-    count = 0
-
-    def on_execute(*_args) -> None:
-        nonlocal count
-        count += 1
-
-    event.listen(engine, "before_cursor_execute", on_execute)
-    try:
+    with statements(engine) as seen:
         fn()
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
-    return count
+    return len(seen)
 
 
 def test_loading_a_release_takes_the_same_statements_at_any_size(engine) -> None:
