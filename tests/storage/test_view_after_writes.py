@@ -212,3 +212,30 @@ class ClockWithHook:
             hook, self._hook = self._hook, None
             hook()
         return self._clock.now()
+
+
+def test_a_change_by_this_process_in_between_is_built_on_its_view(replicas) -> None:
+    """A burst of sign-offs: another change of this process lands between a writer's read and its write.
+
+    That change left its view in the cache, so the writer reads its own item again on top of it instead of
+    the whole release, and still ends with what the database holds, the other change included.
+    """
+    rt, _ = replicas
+    release_id = new_release(rt)
+    rt.services.items.assign(ctx(), None, DEPENDENCY_CHECK, [Owner(OwnerKind.USER, ANA)])
+    rt.services.releases.status(ctx(), None)
+
+    def same_process_writes() -> None:
+        rt.services.items.transition(ctx(), None, ROLLBACK_PLAN, Move.BLOCK, "waiting for the DBA")
+
+    rt.services.items._clock = ClockWithHook(rt.services.items._clock, "_apply", same_process_writes)
+    with Statements(rt) as statements:
+        done = rt.services.items.transition(ctx(ANA), None, DEPENDENCY_CHECK, Move.DONE, "PR 42")
+    assert done.changed
+    whole_release = [s for s in statements.item_reads if "WHERE checklist_item.release_id" in s]
+    assert whole_release == [], "the view the other change left should have been the starting point"
+    # The two items found to act on, then the signed-off one read again on top of the other change's view.
+    assert len(statements.item_reads) == 3, statements.item_reads
+    status_is_current(rt, release_id)
+    states = {i.position: i.state.value for i in from_database(rt, release_id).items}
+    assert (states[7], states[8]) == ("blocked", "done")
