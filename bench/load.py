@@ -101,15 +101,24 @@ def sign_off_click(workspace: Workspace, channel: str, reply_ts: str, item_id: i
 
 @dataclass(slots=True)
 class Run:
-    """Latencies of a load run (ms) and its wall time."""
+    """Latencies of a load run (ms), its wall time, and what the server spent on it."""
 
     latencies_ms: list[float]
     seconds: float
+    sent: int = 0  # every request, the untimed ones that undo a write included
+    server_cpu_seconds: float = 0.0  # the server's CPU time over the run (set by whoever can see it)
 
     def extend(self, other: Run) -> None:
         """Add another run's samples and time (rounds of the same target)."""
         self.latencies_ms += other.latencies_ms
         self.seconds += other.seconds
+        self.sent += other.sent
+        self.server_cpu_seconds += other.server_cpu_seconds
+
+    @property
+    def server_cpu_ms(self) -> float:
+        """The server's CPU time per request sent, in ms: what a request costs, whatever it waited for."""
+        return self.server_cpu_seconds * 1000 / self.sent if self.sent else 0.0
 
     @property
     def throughput(self) -> float:
@@ -162,7 +171,7 @@ def run_clients(port: int, per_client: list[list[Request]], *, timed_every: int 
         conn.close()
     if errors:
         raise RuntimeError(f"{len(errors)} requests failed, first: {errors[0]}")
-    return Run([ms for out in results for ms in out], seconds)
+    return Run([ms for out in results for ms in out], seconds, sent=sum(map(len, per_client)))
 
 
 def _connect(port: int) -> http.client.HTTPConnection:

@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bench.common import LARGE_CHANNEL, ROOT, SIGNING_SECRET, children, free_port, private_mb, rss_mb
+from bench.common import (
+    LARGE_CHANNEL,
+    ROOT,
+    SIGNING_SECRET,
+    children,
+    cpu_seconds,
+    free_port,
+    private_mb,
+    rss_mb,
+)
 from bench.seed import create_release, insert_release, runtime
 from bot.sandbox.emulator import SlackEmulator
 from storage import repo
@@ -62,6 +71,10 @@ class Server:
         would count those twice, so each child adds its private pages only (`private_mb`).
         """
         return rss_mb(self.proc.pid) + sum(private_mb(child) for child in children(self.proc.pid))
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server has used so far, its children's included (serve's sign-off process)."""
+        return sum(cpu_seconds(pid) for pid in [self.proc.pid, *children(self.proc.pid)])
 
     def memory_notes(self) -> str:
         """How `rss_mb` adds up, for a figure's notes."""

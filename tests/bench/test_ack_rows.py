@@ -28,3 +28,21 @@ def test_a_floor_over_the_budget_is_said_in_the_notes() -> None:
     assert (
         one["ack.status.p99.1_client"].limit is None and "floor" not in one["ack.status.p99.1_client"].notes
     )
+
+
+def test_cpu_per_request_and_the_queue_it_makes_are_in_the_notes() -> None:
+    runs = _runs(bare_ms=10.0, bot_ms=80.0)
+    runs["assign"] = Run([80.0] * 100, 1.0, sent=200, server_cpu_seconds=0.8)  # 4 ms per request sent
+    runs["reaction"] = Run([5.0] * 100, 1.0, sent=200, server_cpu_seconds=0.8)
+    rows = {r.figure: r for r in _rows(20, runs)}
+    assert "server CPU 4.00 ms per request sent" in rows["ack.assign.p50.20_clients"].notes
+    assert "20 queued × 4.00 ms CPU = 80 ms" in rows["ack.assign.p99.20_clients"].notes
+    # A reaction's work runs in the sign-off process, beside the requests: it queues nothing here.
+    assert "queued" not in rows["ack.reaction.p99.20_clients"].notes
+
+
+def test_a_run_adds_up_the_requests_it_sent_and_their_cpu() -> None:
+    total = Run([], 0.0)
+    total.extend(Run([1.0, 2.0], 0.5, sent=4, server_cpu_seconds=0.004))
+    total.extend(Run([3.0], 0.5, sent=2, server_cpu_seconds=0.008))
+    assert (total.sent, round(total.server_cpu_ms, 6), total.throughput) == (6, 2.0, 3.0)
