@@ -216,10 +216,23 @@ _BUMPS = {Release: "card_version", ChecklistItem: "version"}
 _BUMP_STATEMENTS = {table: _version_bump(table, version) for table, version in _BUMPS.items()}
 
 
-def _bump(session: Session, table: type[Release | ChecklistItem], key: int, now: datetime) -> int | None:
+_ITEM_BUMP_IF_UNCHANGED = _BUMP_STATEMENTS[ChecklistItem].where(
+    col(ChecklistItem.version) == bindparam("expected")
+)
+
+
+def _bump(
+    session: Session,
+    table: type[Release | ChecklistItem],
+    key: int,
+    now: datetime,
+    statement: Any = None,
+    **params: object,
+) -> int | None:
     """Bump one row's version; a copy of the row this session already holds gets the new values too."""
-    statement = _BUMP_STATEMENTS[table]
-    version = session.exec(statement, params={"row_id": key, "now": now}).scalar_one_or_none()  # type: ignore[call-overload]
+    statement = _BUMP_STATEMENTS[table] if statement is None else statement
+    params = {"row_id": key, "now": now, **params}
+    version = session.exec(statement, params=params).scalar_one_or_none()  # type: ignore[call-overload]
     loaded = session.identity_map.get(identity_key(table, key)) if version is not None else None
     if loaded is not None:
         set_committed_value(loaded, _BUMPS[table], version)  # as the database now holds them, not as changes
@@ -247,6 +260,16 @@ def touch_items(*, session: Session, item_ids: Iterable[int], now: datetime) -> 
             .where(col(ChecklistItem.id).in_(ids))
             .values(version=ChecklistItem.version + 1, updated_at=now)
         )
+
+
+def touch_item_if_unchanged(*, session: Session, item_id: int, version: int, now: datetime) -> bool:
+    """Mark one item changed only if it is still at the version read; False when someone changed it since.
+
+    For a decision taken from what was read outside the transaction and written without a compare-and-set
+    of the item's state (a partial signature): it holds only while nothing about the item moved.
+    """
+    bumped = _bump(session, ChecklistItem, item_id, now, _ITEM_BUMP_IF_UNCHANGED, expected=version)
+    return bumped is not None
 
 
 def add_audit(*, session: Session, event: AuditEvent) -> None:

@@ -153,10 +153,17 @@ class ItemService(ServiceBase):
                     signatures = (*signatures, ctx.user_id)
                 waiting = self._unsigned(ctx, target, [*signed, ctx.user_id])
                 if waiting:
+                    # Decided from signatures read before this transaction, with no state to compare and
+                    # set: two owners signing at once would each wait for the other, and the item would stay
+                    # open with every signature. So it holds only if nobody changed the item since.
+                    if not repo.touch_item_if_unchanged(
+                        session=session, item_id=item.id, version=item.version, now=now
+                    ):
+                        session.rollback()
+                        return None
                     self._audit(
                         session, ctx, release, item, "sign_off_part", before.value, before.value, now, note
                     )
-                    repo.touch_items(session=session, item_ids=[item.id], now=now)
                     repo.touch_card(session=session, release_id=release.id, now=now)
                     self._cards.request(release.id)
                     return _result(target, before, before, changed=False, waiting=waiting)

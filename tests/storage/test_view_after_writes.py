@@ -239,3 +239,35 @@ def test_a_change_by_this_process_in_between_is_built_on_its_view(replicas) -> N
     status_is_current(rt, release_id)
     states = {i.position: i.state.value for i in from_database(rt, release_id).items}
     assert (states[7], states[8]) == ("blocked", "done")
+
+
+def test_two_owners_signing_at_once_leave_the_item_done(replicas) -> None:
+    """An item every owner signs: the second signature is decided while the first is being written.
+
+    Deciding from signatures read before the first one landed, the second signer would see the first still
+    missing, record a partial signature too, and leave an item both owners signed open for good.
+    """
+    rt, other = replicas
+    release_id = new_release(rt)
+    rt.services.items.assign(
+        ctx(), None, ROLLBACK_PLAN, [Owner(OwnerKind.USER, ANA), Owner(OwnerKind.USER, BOB)]
+    )
+    with unit_of_work(rt.engine) as session:
+        session.exec(  # type: ignore[call-overload]
+            update(ChecklistItem)
+            .where(col(ChecklistItem.release_id) == release_id, col(ChecklistItem.position) == 7)
+            .values(sign_off_rule=SignOffRule.ALL.value)
+        )
+        repo.touch_card(session=session, release_id=release_id, now=rt.services.items._clock.now())
+
+    def ana_signs_on_another_replica() -> None:
+        first = other.services.items.transition(ctx(ANA), None, ROLLBACK_PLAN, Move.DONE, "runbook v3")
+        assert first.waiting_for == (Owner(OwnerKind.USER, BOB),)
+
+    rt.services.items._clock = ClockWithHook(rt.services.items._clock, "_apply", ana_signs_on_another_replica)
+    last = rt.services.items.transition(ctx(BOB), None, ROLLBACK_PLAN, Move.DONE, "runbook v3")
+
+    assert last.changed and not last.waiting_for
+    item = next(i for i in from_database(rt, release_id).items if i.position == 7)
+    assert (item.state.value, item.signed) == ("done", (ANA, BOB))
+    status_is_current(rt, release_id)
