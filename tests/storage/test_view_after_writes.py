@@ -155,11 +155,11 @@ def test_status_of_the_channels_release_reads_its_version_and_nothing_else(repli
     assert next(i for i in shown.items if i.position == 7).owners == [Owner(OwnerKind.USER, BOB)]
 
 
-def test_every_owner_signatures_show_in_the_cached_view(replicas) -> None:
-    rt, _ = replicas
-    release_id = new_release(rt)
-    ana, bob = Owner(OwnerKind.USER, ANA), Owner(OwnerKind.USER, BOB)
-    rt.services.items.assign(ctx(), None, ROLLBACK_PLAN, [ana, bob])
+def signed_by_both(rt: Runtime, release_id: int) -> None:
+    """The rollback plan (item 7) owned by ana and bob, each of whom must sign it off."""
+    rt.services.items.assign(
+        ctx(), None, ROLLBACK_PLAN, [Owner(OwnerKind.USER, ANA), Owner(OwnerKind.USER, BOB)]
+    )
     with unit_of_work(rt.engine) as session:
         session.exec(  # type: ignore[call-overload]
             update(ChecklistItem)
@@ -167,6 +167,13 @@ def test_every_owner_signatures_show_in_the_cached_view(replicas) -> None:
             .values(sign_off_rule=SignOffRule.ALL.value)
         )
         repo.touch_card(session=session, release_id=release_id, now=rt.services.items._clock.now())
+
+
+def test_every_owner_signatures_show_in_the_cached_view(replicas) -> None:
+    rt, _ = replicas
+    release_id = new_release(rt)
+    bob = Owner(OwnerKind.USER, BOB)
+    signed_by_both(rt, release_id)
 
     first = rt.services.items.transition(ctx(ANA), None, ROLLBACK_PLAN, Move.DONE, "runbook v3")
     assert first.waiting_for == (bob,)
@@ -249,16 +256,7 @@ def test_two_owners_signing_at_once_leave_the_item_done(replicas) -> None:
     """
     rt, other = replicas
     release_id = new_release(rt)
-    rt.services.items.assign(
-        ctx(), None, ROLLBACK_PLAN, [Owner(OwnerKind.USER, ANA), Owner(OwnerKind.USER, BOB)]
-    )
-    with unit_of_work(rt.engine) as session:
-        session.exec(  # type: ignore[call-overload]
-            update(ChecklistItem)
-            .where(col(ChecklistItem.release_id) == release_id, col(ChecklistItem.position) == 7)
-            .values(sign_off_rule=SignOffRule.ALL.value)
-        )
-        repo.touch_card(session=session, release_id=release_id, now=rt.services.items._clock.now())
+    signed_by_both(rt, release_id)
 
     def ana_signs_on_another_replica() -> None:
         first = other.services.items.transition(ctx(ANA), None, ROLLBACK_PLAN, Move.DONE, "runbook v3")
