@@ -171,6 +171,10 @@ def add_owners(*, session: Session, item_id: int, owners: Iterable[tuple[str, st
     session.flush()
 
 
+# Built once, so its values are parameters given at execution, which the ORM's "evaluate" synchronisation
+# cannot see: it would match no loaded row. It is switched off and remove_owners expunges them itself. It
+# stays an ORM statement (unlike the version bumps below) because an ORM statement autoflushes: an owner
+# added earlier in the same transaction is written before it is deleted, not after.
 _REMOVE_OWNER = (
     delete(ItemOwner)
     .where(
@@ -178,15 +182,15 @@ _REMOVE_OWNER = (
         col(ItemOwner.kind) == bindparam("kind"),
         col(ItemOwner.slack_id) == bindparam("slack_id"),
     )
-    .execution_options(synchronize_session=False)  # built once: see _version_bump for why, and below
+    .execution_options(synchronize_session=False)
 )
 
 
 def remove_owners(*, session: Session, item_id: int, owners: Iterable[tuple[str, str]]) -> int:
     """Detach owners from an item; returns how many were removed."""
-    gone = sorted(set(owners))  # one order for every caller: concurrent removals lock rows alike
+    gone = set(owners)
     removed = 0
-    for kind, slack_id in gone:
+    for kind, slack_id in sorted(gone):  # one order for every caller: concurrent removals lock rows alike
         params = {"item_id": item_id, "kind": kind, "slack_id": slack_id}
         removed += session.exec(_REMOVE_OWNER, params=params).rowcount or 0  # type: ignore[call-overload]
     # As the ORM's own synchronisation would: rows this session loaded and that are now deleted leave it.

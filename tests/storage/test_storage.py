@@ -190,6 +190,18 @@ def test_removed_owners_leave_the_session(engine) -> None:
         assert [o.slack_id for o in repo.owners_of_item(session=session, item_id=item.id)] == ["U3"]
 
 
+def test_an_owner_added_and_removed_in_one_transaction_is_gone(engine) -> None:
+    """The removal is an ORM statement so that it writes a pending owner first, then deletes it."""
+    release_id = _create(engine, n_items=1)
+    with unit_of_work(engine) as session:
+        (item,) = repo.items_of(session=session, release_id=release_id)
+        assert item.id is not None
+        session.add(ItemOwner(item_id=item.id, kind="user", slack_id="U2"))  # pending, not flushed
+        assert repo.remove_owners(session=session, item_id=item.id, owners=[("user", "U2")]) == 1
+    with unit_of_work(engine, write=False) as session:
+        assert repo.owners_of_item(session=session, item_id=item.id) == []
+
+
 def test_a_cached_person_comes_back_as_it_was_stored(engine) -> None:
     """Read outside a transaction, converted as the ORM converts: aware times, real booleans."""
     assert repo.cached_person(engine=engine, slack_id="U404") is None
