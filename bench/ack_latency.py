@@ -37,6 +37,7 @@ class _Target:
     kind: str  # "bare" or "bot"
     batch: Batch
     writes: bool = False  # sign-offs and owner changes: paired with the request that undoes them
+    handed_off: bool = False  # answered at once, applied in serve's sign-off process (bot/handoff.py)
 
     @property
     def timed_every(self) -> int:
@@ -108,13 +109,13 @@ TARGETS = [
     _Target("help", "bot", _commands("help")),
     _Target("status", "bot", _commands("status")),
     _Target("assign", "bot", _assigns, writes=True),
-    _Target("reaction", "bot", _reactions, writes=True),
-    _Target("button", "bot", _clicks, writes=True),
+    _Target("reaction", "bot", _reactions, writes=True, handed_off=True),
+    _Target("button", "bot", _clicks, writes=True, handed_off=True),
 ]
 
 
 WRITES = {t.name for t in TARGETS if t.writes}
-HANDED_OFF = {"reaction", "button"}  # answered at once, applied in the sign-off process (bot/handoff.py)
+HANDED_OFF = {t.name for t in TARGETS if t.handed_off}
 
 
 def run(lab: Lab, sizes: Sizes) -> list[Result]:
